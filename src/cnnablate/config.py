@@ -1,0 +1,208 @@
+"""Typed experiment configs, validated once at the edge (CLI, presets, ablation specs).
+
+An `ExperimentConfig` says everything a training run needs except the seed and the device:
+data, network, loss, optimiser and budget. Inside the package the config is trusted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cnnablate.errors import UserError
+
+DatasetName = Literal["mnist1d", "mnist", "mnist-expanded", "fashion-mnist"]
+Activation = Literal["sigmoid", "relu", "tanh", "identity"]
+PoolKind = Literal["max", "mean", "none"]
+InitScheme = Literal["nielsen", "nielsen-ch1", "nielsen-ch3", "kaiming", "default"]
+LossName = Literal["ce", "bce", "mse"]
+Augment = Literal["none", "shift", "affine"]
+
+Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(StrictModel):
+    name: DatasetName = "mnist1d"
+    batch_size: PositiveInt = 100
+    eval_batch_size: PositiveInt = 1000
+    shuffle: bool = True
+    augment: Augment = "none"
+    # MNIST-1D generation (the package's defaults reproduce the published frozen set).
+    num_samples: Annotated[int, Field(ge=20)] = 5000
+    train_split: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8
+    iid_noise: Annotated[float, Field(ge=0.0)] = 0.02
+    corr_noise: Annotated[float, Field(ge=0.0)] = 0.25
+    generator_seed: Annotated[int, Field(ge=0)] = 42
+    # MNIST-1D has no validation split; this many training samples (from the end) become one.
+    val_size: Annotated[int, Field(ge=0)] = 0
+
+
+class ConvLayerConfig(StrictModel):
+    channels: PositiveInt
+    kernel: PositiveInt
+    stride: PositiveInt = 1
+    dilation: PositiveInt = 1
+    padding: Annotated[int, Field(ge=0)] | Literal["same"] = 0
+    pool: PoolKind = "none"
+    pool_size: PositiveInt = 2
+    pool_stride: PositiveInt | None = None
+    # Nielsen's ConvPool layer applies its activation after pooling.
+    activation_after_pool: bool = True
+    activation: Activation | None = None  # None: the model's activation
+    dropout: Probability = 0.0  # on this layer's input
+
+    @model_validator(mode="after")
+    def _same_padding_needs_stride_one(self) -> ConvLayerConfig:
+        if self.padding == "same" and self.stride != 1:
+            raise ValueError("padding 'same' needs stride 1")
+        return self
+
+
+class ModelConfig(StrictModel):
+    conv: list[ConvLayerConfig] = Field(default_factory=list)
+    hidden: list[PositiveInt] = Field(default_factory=list)
+    activation: Activation = "relu"
+    # Dropout on the inputs of every fully connected layer, the output layer included (Nielsen).
+    dropout: Probability = 0.0
+    # "nielsen": drop without rescaling in training, scale by (1-p) in evaluation (network3);
+    # "inverted": PyTorch's nn.Dropout, rescale by 1/(1-p) in training.
+    dropout_style: Literal["nielsen", "inverted"] = "inverted"
+    init: InitScheme = "default"
+
+
+class OptimConfig(StrictModel):
+    name: Literal["sgd", "adam"] = "sgd"
+    lr: Annotated[float, Field(gt=0.0)] = 0.1
+    momentum: Probability = 0.0
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
+    # Nielsen's L2: 0.5 * l2 * sum(w^2) / N added to the mean mini-batch cost, weights only,
+    # N the number of training mini-batches (network3) or of training examples (network2).
+    l2: Annotated[float, Field(ge=0.0)] = 0.0
+    l2_scale: Literal["batches", "examples"] = "batches"
+    schedule: Literal["none", "cosine", "step"] = "none"
+    step_every_epochs: PositiveInt = 10
+    step_gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+
+
+class TrainConfig(StrictModel):
+    max_epochs: PositiveInt | None = None
+    max_steps: PositiveInt | None = None
+    eval_every_epochs: PositiveInt = 1
+    # Mini-batch updates per Lightning step: same updates, same order, less per-step overhead.
+    steps_per_block: PositiveInt = 50
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> TrainConfig:
+        if (self.max_epochs is None) == (self.max_steps is None):
+            raise ValueError("set exactly one of max_epochs and max_steps")
+        return self
+
+
+class ExperimentConfig(StrictModel):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossName = "ce"
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(max_epochs=1))
+
+
+def format_validation_error(error: ValidationError, where: str = "config") -> str:
+    """One line naming the first bad field, the value given and what is allowed."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown key '{key}'"
+    if "input" in first and first["type"] not in ("missing", "value_error", "model_type"):
+        return f"{where}: invalid value {first['input']!r} for '{key}': {message}"
+    label = f"'{key}'" if key else "the config"
+    return f"{where}: invalid {label}: {message.removeprefix('Value error, ')}"
+
+
+def validate_config(data: dict[str, Any], where: str = "config") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as error:
+        raise UserError(format_validation_error(error, where)) from None
+
+
+def parse_value(text: str) -> Any:
+    """Read an override's value as YAML: 0.1, 3, true, relu, [100, 100], null."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _allowed_keys(node: Any, prefix: str) -> str:
+    keys = [f"{prefix}{key}" for key in node] if isinstance(node, dict) else []
+    return ", ".join(keys) if keys else "(none)"
+
+
+def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.0.c` in a nested dict/list tree; unknown keys are a UserError naming the allowed."""
+    parts = dotted.split(".")
+    node: Any = tree
+    for depth, part in enumerate(parts):
+        prefix = ".".join(parts[:depth]) + ("." if depth else "")
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise UserError(
+                    f"unknown config key '{dotted}': '{prefix}' has indices 0..{len(node) - 1}"
+                )
+            index: Any = int(part)
+        elif isinstance(node, dict) and part in node:
+            index = part
+        else:
+            raise UserError(
+                f"unknown config key '{dotted}'; allowed here: {_allowed_keys(node, prefix)}"
+            )
+        if last:
+            node[index] = value
+        else:
+            node = node[index]
+
+
+def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """Apply `KEY=VALUE` strings (dotted keys, YAML values) and validate the result."""
+    tree = config.model_dump()
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+        set_key(tree, key.strip(), parse_value(text.strip()))
+    return validate_config(tree, where="--set")
+
+
+def with_budget(
+    config: ExperimentConfig, max_steps: int | None = None, max_epochs: int | None = None
+) -> ExperimentConfig:
+    """Replace the budget by steps or epochs (the CLI's --max-steps / --max-epochs)."""
+    if max_steps is not None and max_epochs is not None:
+        raise UserError("--max-steps and --max-epochs exclude each other; give one")
+    if max_steps is None and max_epochs is None:
+        return config
+    tree = config.model_dump()
+    tree["train"].update(max_steps=max_steps, max_epochs=max_epochs)
+    return validate_config(tree, where="budget")
+
+
+def leaf_keys(config: ExperimentConfig) -> list[str]:
+    """Every dotted key that --set accepts for this config (list items by index)."""
+
+    def walk(node: Any, prefix: str) -> list[str]:
+        if isinstance(node, dict):
+            return [k for key, value in node.items() for k in walk(value, f"{prefix}{key}.")]
+        if isinstance(node, list) and node and isinstance(node[0], dict):
+            return [k for i, item in enumerate(node) for k in walk(item, f"{prefix}{i}.")]
+        return [prefix.rstrip(".")]
+
+    return walk(config.model_dump(), "")

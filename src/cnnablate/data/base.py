@@ -1,0 +1,126 @@
+"""The LightningDataModule that every data set of the suite is: tensors held on the device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from cnnablate.config import DataConfig
+from cnnablate.data.batches import EvalBatches, TrainBlocks, Transform
+
+
+@dataclass
+class Split:
+    """Inputs `(n, channels, *spatial)` (uint8 images or float signals) and int64 labels `(n,)`."""
+
+    x: Tensor
+    y: Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"{len(self.x)} inputs but {len(self.y)} labels")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device: torch.device) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+
+class TensorDataModule(pl.LightningDataModule):
+    """Loads `train`, optional `val`, and `test` splits once and serves them from the device.
+
+    Subclasses implement `load_splits`. The device is the trainer's root device when attached
+    to a Trainer, else the CPU. The train loader yields blocks of mini-batches (`TrainBlocks`);
+    `val_dataloader` yields the validation split (when there is one) then the test split, so that
+    the test accuracy at the epoch of best validation accuracy can be recorded.
+    """
+
+    input_shape: tuple[int, ...] = ()
+    num_classes: int = 10
+
+    def __init__(
+        self,
+        config: DataConfig,
+        seed: int = 0,
+        data_dir: Path | None = None,
+        steps_per_block: int = 1,
+        max_updates: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.seed = seed
+        self.data_dir = data_dir
+        self.steps_per_block = steps_per_block
+        self.max_updates = max_updates
+        self.splits: dict[str, Split] = {}
+        self._train_blocks: TrainBlocks | None = None
+
+    def load_splits(self) -> dict[str, Split]:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Load the splits now (on the CPU); a missing data set fails here, before training."""
+        if not self.splits:
+            self.splits = self.load_splits()
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare()
+        device = self.device
+        if self.splits["train"].x.device != device:
+            self.splits = {name: split.to(device) for name, split in self.splits.items()}
+
+    @property
+    def device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    @property
+    def has_val(self) -> bool:
+        self.prepare()
+        return "val" in self.splits
+
+    @property
+    def num_train(self) -> int:
+        self.prepare()
+        return len(self.splits["train"])
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-self.num_train // self.config.batch_size)
+
+    def train_transform(self) -> Transform | None:
+        """Augmentation applied on the device to each training block (none by default)."""
+        return None
+
+    def train_dataloader(self) -> TrainBlocks:
+        if self._train_blocks is None:
+            train = self.splits["train"]
+            self._train_blocks = TrainBlocks(
+                train.x,
+                train.y,
+                batch_size=self.config.batch_size,
+                steps_per_block=self.steps_per_block,
+                shuffle=self.config.shuffle,
+                seed=self.seed,
+                max_updates=self.max_updates,
+                transform=self.train_transform(),
+            )
+        return self._train_blocks
+
+    def eval_batches(self, split: str) -> EvalBatches:
+        data = self.splits[split]
+        return EvalBatches(data.x, data.y, self.config.eval_batch_size)
+
+    def eval_split_names(self) -> list[str]:
+        return [name for name in ("val", "test") if name in self.splits]
+
+    def val_dataloader(self) -> list[EvalBatches]:
+        return [self.eval_batches(name) for name in self.eval_split_names()]
+
+    def test_dataloader(self) -> EvalBatches:
+        return self.eval_batches("test")

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from cnnablate.config import DataConfig
+from cnnablate.data.augment import make_train_transform
 from cnnablate.data.batches import EvalBatches, TrainBlocks, Transform
 
 
@@ -94,8 +95,8 @@ class TensorDataModule(pl.LightningDataModule):
         return -(-self.num_train // self.config.batch_size)
 
     def train_transform(self) -> Transform | None:
-        """Augmentation applied on the device to each training block (none by default)."""
-        return None
+        """Augmentation applied on the device to each training block (`config.augment`)."""
+        return make_train_transform(self.config.augment, self.input_shape)
 
     def train_dataloader(self) -> TrainBlocks:
         if self._train_blocks is None:

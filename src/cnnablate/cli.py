@@ -1,0 +1,176 @@
+"""`cnnablate`: list presets, fetch data, train one network (and, later, run ablations).
+
+Bad input ends with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cnnablate.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (prog: error: ...) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from cnnablate.presets import list_presets
+
+    rows = [
+        {
+            "name": p.name,
+            "dataset": p.dataset,
+            "params": p.params,
+            "description": p.description,
+            "source": p.source,
+            "claimed": p.claimed,
+        }
+        for p in list_presets()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['name']:<20} {row['dataset']:<15} {row['params']:>10,}  {row['description']}")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from cnnablate.data.fetch import fetch_dataset, resolve_data_dir
+
+    local = Path(args.source) if args.source else None
+    path = fetch_dataset(args.name, resolve_data_dir(args.data_dir), local_dir=local)
+    print(f"{args.name}: ready in {path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cnnablate.config import apply_overrides, with_budget
+    from cnnablate.data.fetch import resolve_data_dir
+    from cnnablate.presets import get_preset
+    from cnnablate.train import train
+
+    preset = get_preset(args.preset)
+    config = apply_overrides(preset.config, args.set or [])
+    config = with_budget(config, args.max_steps, args.max_epochs)
+    out_dir = Path(args.out) if args.out else Path("runs") / preset.name / f"seed{args.seed}"
+    result = train(
+        config,
+        seed=args.seed,
+        out_dir=out_dir,
+        accelerator=args.accelerator,
+        data_dir=resolve_data_dir(args.data_dir),
+        preset=preset.name,
+    )
+    print(summary_line(result))
+    print(f"wrote {out_dir / 'result.json'} and {out_dir / 'metrics.csv'}")
+    return 0 if result["status"] == "ok" else 1
+
+
+def summary_line(result: dict) -> str:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.2f}%"
+
+    rate = result["train_samples_per_s"]
+    return (
+        f"{result['preset']} seed {result['seed']}: {result['status']}, "
+        f"test acc {pct(result['test_acc'])} (at best val {pct(result['test_acc_at_best_val'])}), "
+        f"train acc {pct(result['train_acc'])}, {result['steps']} steps in {result['wall_s']:.1f} s, "
+        f"{rate:,.0f} train samples/s, {result['params']:,} params, {result['device']}"
+        if rate
+        else f"{result['preset']}: {result['status']}, test acc {pct(result['test_acc'])}"
+    )
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        help="where data sets live (default: $CNNABLATE_DATA, else the user cache dir)",
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="cnnablate", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    presets = sub.add_parser("presets", help="list the lecture's named networks")
+    presets.add_argument("--json", action="store_true", help="print a JSON list")
+    presets.set_defaults(func=cmd_presets)
+
+    data = sub.add_parser("data", help="obtain data sets")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
+    fetch = data_sub.add_parser("fetch", help="fetch and verify a data set (SHA256)")
+    fetch.add_argument("name", help="mnist, mnist-expanded, fashion-mnist or mnist1d")
+    fetch.add_argument("--from", dest="source", help="a local directory holding the files")
+    add_data_dir(fetch)
+    fetch.set_defaults(func=cmd_data_fetch)
+
+    train = sub.add_parser("train", help="train one preset and write result.json")
+    train.add_argument("preset", help="a preset name (see `cnnablate presets`)")
+    train.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. optim.lr=0.05 or model.hidden=[100,100]",
+    )
+    train.add_argument("--seed", type=non_negative_int, default=0)
+    budget = train.add_mutually_exclusive_group()
+    budget.add_argument("--max-steps", type=positive_int, help="budget in SGD updates")
+    budget.add_argument("--max-epochs", type=positive_int, help="budget in epochs")
+    train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], default="auto")
+    train.add_argument("--out", help="output folder (default runs/PRESET/seedN)")
+    add_data_dir(train)
+    train.set_defaults(func=cmd_train)
+    return parser
+
+
+def run(argv: Sequence[str] | None, handler: Callable[[argparse.Namespace], int] | None = None):
+    args = build_parser().parse_args(argv)
+    return (handler or args.func)(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    try:
+        return run(argv)
+    except UserError as error:
+        print(f"cnnablate: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cnnablate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""One training run: config + seed → Lightning Trainer → `result.json` and `metrics.csv`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import CSVLogger
+
+from cnnablate import __version__
+from cnnablate.atomic import write_json, write_text
+from cnnablate.config import ExperimentConfig
+from cnnablate.data import TensorDataModule, build_datamodule
+from cnnablate.data.batches import EvalBatches
+from cnnablate.errors import UserError
+from cnnablate.models import count_params
+from cnnablate.module import Classifier
+
+WARMUP_BLOCKS = 3
+
+# Lightning's advice about logging intervals and a torch deprecation inside Lightning: noise here.
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+
+
+class ThroughputMeter(pl.Callback):
+    """Training samples per second in steady state.
+
+    Times each block from the end of the previous one (or the epoch's start) to its own end, so
+    validation is left out; the first `WARMUP_BLOCKS` blocks of the run are not counted.
+    """
+
+    def __init__(self, warmup_blocks: int = WARMUP_BLOCKS) -> None:
+        self.warmup_blocks = warmup_blocks
+        self.blocks_seen = 0
+        self.samples = 0
+        self.seconds = 0.0
+        self.all_samples = 0
+        self.all_seconds = 0.0
+        self._last: float | None = None
+
+    def _now(self, module: pl.LightningModule) -> float:
+        if module.device.type == "cuda":
+            torch.cuda.synchronize(module.device)
+        return time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._last = self._now(module)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        now = self._now(module)
+        elapsed, samples = now - (self._last or now), batch[1].numel()
+        self._last = now
+        self.blocks_seen += 1
+        self.all_samples += samples
+        self.all_seconds += elapsed
+        if self.blocks_seen > self.warmup_blocks:
+            self.samples += samples
+            self.seconds += elapsed
+
+    @property
+    def samples_per_s(self) -> float | None:
+        samples, seconds = (self.samples, self.seconds) if self.seconds else (
+            self.all_samples,
+            self.all_seconds,
+        )
+        return samples / seconds if seconds > 0 else None
+
+
+@torch.no_grad()
+def evaluate(module: Classifier, batches: EvalBatches) -> dict[str, float]:
+    """Loss, accuracy and samples/s of `module` on a split (one warm-up batch not timed)."""
+    module.eval()
+    device = module.device
+    warm = next(iter(batches))
+    module(warm[0].to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    loss_sum, correct, n = 0.0, 0, 0
+    for x, y in batches:
+        x, y = x.to(device), y.to(device)
+        z = module(x)
+        loss_sum += module.loss_fn(z, y).item() * len(y)
+        correct += (z.argmax(-1) == y).sum().item()
+        n += len(y)
+    seconds = time.perf_counter() - start
+    return {"loss": loss_sum / n, "acc": correct / n, "samples_per_s": n / seconds}
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree this package runs from, with '-dirty' for local changes."""
+    source = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        if not commit:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def versions() -> dict[str, str]:
+    return {
+        "cnnablate": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "pytorch_lightning": pl.__version__,
+    }
+
+
+def resolve_accelerator(accelerator: str) -> str:
+    if accelerator == "gpu" and not torch.cuda.is_available():
+        raise UserError("--accelerator gpu: no CUDA GPU is available here; allowed: auto, cpu")
+    if accelerator == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return accelerator
+
+
+def budget_updates(config: ExperimentConfig, batches_per_epoch: int) -> int:
+    train = config.train
+    return train.max_steps if train.max_steps is not None else train.max_epochs * batches_per_epoch
+
+
+def metrics_csv(history: list[dict[str, Any]]) -> str:
+    columns = list(dict.fromkeys(key for row in history for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()
+
+
+def best_validation(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The lecture's rule: the test accuracy at the (first) epoch of best validation accuracy."""
+    rows = [row for row in history if row.get("val_acc") is not None]
+    if not rows:
+        return {"best_val_acc": None, "best_epoch": None, "test_acc_at_best_val": None}
+    best = max(rows, key=lambda row: row["val_acc"])
+    return {
+        "best_val_acc": best["val_acc"],
+        "best_epoch": best["epoch"],
+        "test_acc_at_best_val": best.get("test_acc"),
+    }
+
+
+def build_trainer(
+    config: ExperimentConfig,
+    accelerator: str,
+    max_epochs: int,
+    out_dir: Path,
+    callbacks: list[pl.Callback],
+    progress: bool,
+) -> pl.Trainer:
+    return pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        max_epochs=max_epochs,
+        check_val_every_n_epoch=config.train.eval_every_epochs,
+        num_sanity_val_steps=0,
+        logger=CSVLogger(out_dir, name="lightning_logs"),
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        deterministic=accelerator == "cpu",
+        callbacks=callbacks,
+    )
+
+
+def final_row(module: Classifier, datamodule: TensorDataModule, epochs: int) -> dict[str, Any]:
+    row: dict[str, Any] = {"epoch": epochs, "step": module.updates}
+    for split in datamodule.eval_split_names():
+        result = evaluate(module, datamodule.eval_batches(split))
+        row[f"{split}_loss"], row[f"{split}_acc"] = result["loss"], result["acc"]
+    return row
+
+
+def train(
+    config: ExperimentConfig,
+    seed: int = 0,
+    out_dir: Path | None = None,
+    accelerator: str = "auto",
+    data_dir: Path | None = None,
+    preset: str | None = None,
+    callbacks: list[pl.Callback] | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`."""
+    started = time.perf_counter()
+    accelerator = resolve_accelerator(accelerator)
+    out_dir = Path(out_dir or Path("runs") / (preset or "custom") / f"seed{seed}")
+    pl.seed_everything(seed, verbose=False)
+    datamodule = build_datamodule(config.data, seed, data_dir, config.train.steps_per_block)
+    datamodule.prepare()
+    updates = budget_updates(config, datamodule.batches_per_epoch)
+    datamodule.max_updates = updates
+    max_epochs = math.ceil(updates / datamodule.batches_per_epoch)
+    module = Classifier(config, datamodule.input_shape, datamodule.num_train)
+    meter = ThroughputMeter()
+    progress = sys.stderr.isatty() if progress is None else progress
+    trainer = build_trainer(
+        config, accelerator, max_epochs, out_dir, [meter, *(callbacks or [])], progress
+    )
+    trainer.fit(module, datamodule=datamodule)
+    history = list(module.history)
+    diverged = module.diverged_at is not None
+    if not diverged and (not history or history[-1]["step"] != module.updates):
+        history.append(final_row(module, datamodule, trainer.current_epoch))
+    test = evaluate(module, datamodule.eval_batches("test"))
+    train_eval = evaluate(module, EvalBatches(*_train_tensors(datamodule), 10_000))
+    result = {
+        "preset": preset,
+        "status": "diverged" if diverged else "ok",
+        "diverged_at_step": module.diverged_at,
+        "seed": seed,
+        "params": count_params(module.net),
+        "test_acc": test["acc"],
+        "test_error": 1.0 - test["acc"],
+        "test_loss": test["loss"],
+        **best_validation(history),
+        "train_acc": train_eval["acc"],
+        "train_loss": train_eval["loss"],
+        "train_samples_per_s": meter.samples_per_s,
+        "eval_samples_per_s": test["samples_per_s"],
+        "steps": module.updates,
+        "epochs": trainer.current_epoch,
+        "wall_s": time.perf_counter() - started,
+        "device": describe_device(module.device),
+        "accelerator": accelerator,
+        "versions": versions(),
+        "commit": git_commit(),
+        "hostname": platform.node(),
+        "pid": os.getpid(),
+        "config": config.model_dump(),
+    }
+    write_text(out_dir / "metrics.csv", metrics_csv(history))
+    write_json(out_dir / "result.json", result)
+    return result
+
+
+def _train_tensors(datamodule: TensorDataModule) -> tuple[torch.Tensor, torch.Tensor]:
+    train = datamodule.splits["train"]
+    return train.x, train.y

@@ -156,7 +156,7 @@ def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise UserError(
-                    f"unknown config key '{dotted}': '{prefix}' has indices 0..{len(node) - 1}"
+                    f"unknown config key '{dotted}': '{prefix.rstrip('.')}' has indices 0..{len(node) - 1}"
                 )
             index: Any = int(part)
         elif isinstance(node, dict) and part in node:

@@ -167,7 +167,7 @@ class MirrorSource:
 def _mirror_urls(mirrors: list[str] | None) -> list[str]:
     if mirrors is not None:
         return mirrors
-    if os.environ.get(MIRRORS_ENV):
+    if MIRRORS_ENV in os.environ:  # set but empty: no mirrors
         return os.environ[MIRRORS_ENV].split()
     return DEFAULT_MIRRORS
 

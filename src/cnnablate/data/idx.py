@@ -62,3 +62,14 @@ def read_idx(source: str | Path | bytes) -> np.ndarray:
         )
     array = np.frombuffer(data, dtype=dtype, offset=header_length).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+def encode_idx(array: np.ndarray) -> bytes:
+    """The IDX bytes of `array` (the inverse of `read_idx`)."""
+    codes = {dtype.str[1:]: code for code, dtype in IDX_DTYPES.items()}
+    big_endian = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
+    code = codes.get(big_endian.str[1:])
+    if code is None:
+        raise ValueError(f"IDX has no type code for {array.dtype}")
+    header = struct.pack(f">HBB{array.ndim}I", 0, code, array.ndim, *array.shape)
+    return header + np.ascontiguousarray(array, dtype=big_endian).tobytes()

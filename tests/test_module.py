@@ -1,0 +1,72 @@
+import copy
+
+import pytest
+import torch
+
+from cnnablate.config import validate_config
+from cnnablate.module import Classifier, l2_coefficient
+
+
+def config(**optim):
+    return validate_config(
+        {
+            "data": {"batch_size": 10},
+            "model": {"conv": [{"channels": 3, "kernel": 3}], "hidden": [8]},
+            "optim": {"lr": 0.1, **optim},
+            "train": {"max_epochs": 1},
+        }
+    )
+
+
+def test_nielsen_l2_is_scaled_by_the_number_of_mini_batches():
+    # network3: cost + 0.5 * λ * Σw² / num_training_batches; 4000 samples / batch 10 = 400.
+    assert l2_coefficient(config(l2=5.0), 4000) == pytest.approx(5.0 / 400)
+    assert l2_coefficient(config(l2=5.0, l2_scale="examples"), 4000) == pytest.approx(5.0 / 4000)
+
+
+def test_l2_gradient_is_coefficient_times_weight_and_spares_biases():
+    module = Classifier(config(l2=2.0), (1, 12), num_train=100)  # 10 mini-batches
+    module.l2_penalty().backward()
+    for name, param in module.net.named_parameters():
+        if name.endswith("bias"):
+            assert param.grad is None
+        else:
+            assert torch.allclose(param.grad, 0.2 * param.detach())
+
+
+class FakeTrainer:
+    should_stop = False
+
+
+def test_a_block_makes_one_sgd_update_per_mini_batch_in_order():
+    torch.manual_seed(0)
+    module = Classifier(config(l2=0.5), (1, 12), num_train=40)
+    reference = copy.deepcopy(module.net)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    module.optimizers = lambda: type("Wrapped", (), {"optimizer": optimizer})()
+    module._trainer = FakeTrainer()
+    xs, ys = torch.randn(4, 10, 1, 12), torch.randint(0, 10, (4, 10))
+    module.training_step((xs, ys), 0)
+
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    coefficient = l2_coefficient(config(l2=0.5), 40)
+    for x, y in zip(xs, ys, strict=True):
+        ref_opt.zero_grad()
+        weights = [m.weight for m in reference.modules() if hasattr(m, "weight")]
+        cost = torch.nn.functional.cross_entropy(reference(x), y)
+        cost = cost + 0.5 * coefficient * sum(w.square().sum() for w in weights)
+        cost.backward()
+        ref_opt.step()
+    for a, b in zip(module.net.parameters(), reference.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert module.updates == 4
+
+
+def test_non_finite_loss_marks_divergence_and_stops():
+    module = Classifier(config(), (1, 12), num_train=40)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    module.optimizers = lambda: type("Wrapped", (), {"optimizer": optimizer})()
+    module._trainer = FakeTrainer()
+    xs = torch.full((2, 10, 1, 12), float("nan"))
+    module.training_step((xs, torch.zeros(2, 10, dtype=torch.long)), 0)
+    assert module.diverged_at == 2 and module._trainer.should_stop

@@ -1,0 +1,84 @@
+"""End-to-end runs of the real Lightning trainer on MNIST-1D (generated, no download)."""
+
+import csv
+import json
+
+import pytest
+
+from cnnablate.config import apply_overrides, with_budget
+from cnnablate.presets import get_preset
+from cnnablate.train import best_validation, train
+
+TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "wall_s", "pid"}
+
+
+def tiny(name="udl-cnn", steps=120, overrides=()):
+    config = apply_overrides(get_preset(name).config, ["train.eval_every_epochs=1", *overrides])
+    return with_budget(config, max_steps=steps)
+
+
+def test_result_json_and_metrics_csv(tmp_path):
+    result = train(tiny(), seed=1, out_dir=tmp_path, preset="udl-cnn", progress=False)
+    stored = json.loads((tmp_path / "result.json").read_text())
+    assert stored["test_acc"] == result["test_acc"]
+    for key in [
+        "preset", "config", "seed", "params", "test_acc", "test_acc_at_best_val",
+        "best_val_acc", "best_epoch", "train_acc", "train_samples_per_s",
+        "eval_samples_per_s", "wall_s", "steps", "device", "versions", "commit", "status",
+    ]:
+        assert key in stored
+    assert stored["status"] == "ok" and stored["steps"] == 120 and stored["params"] == 2050
+    assert stored["versions"]["torch"] and stored["versions"]["pytorch_lightning"]
+    assert stored["train_samples_per_s"] > 0
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # 120 steps of 40 per epoch
+    assert [int(r["step"]) for r in rows] == [40, 80, 120]
+    assert float(rows[-1]["test_acc"]) == pytest.approx(result["test_acc"])
+
+
+def test_same_seed_same_metrics_on_cpu(tmp_path):
+    a = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "a",
+              progress=False)
+    b = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "b",
+              progress=False)
+    c = train(tiny(overrides=["model.dropout=0.2"]), seed=4, out_dir=tmp_path / "c",
+              progress=False)
+    strip = lambda r: {k: v for k, v in r.items() if k not in TIMING_KEYS}  # noqa: E731
+    assert strip(a) == strip(b)
+    assert (tmp_path / "a" / "metrics.csv").read_text() == (tmp_path / "b" / "metrics.csv").read_text()
+    assert strip(a) != strip(c)
+
+
+def test_validation_split_gives_test_accuracy_at_best_validation(tmp_path):
+    config = tiny(steps=140, overrides=["data.val_size=500"])  # 3500 train: 35 steps an epoch
+    result = train(config, seed=0, out_dir=tmp_path, progress=False)
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    best = max(rows, key=lambda r: float(r["val_acc"]))
+    assert result["best_val_acc"] == pytest.approx(float(best["val_acc"]))
+    assert result["test_acc_at_best_val"] == pytest.approx(float(best["test_acc"]))
+    assert result["best_epoch"] == int(best["epoch"])
+
+
+def test_best_validation_takes_the_first_best_epoch():
+    history = [
+        {"epoch": 1, "val_acc": 0.5, "test_acc": 0.4},
+        {"epoch": 2, "val_acc": 0.7, "test_acc": 0.6},
+        {"epoch": 3, "val_acc": 0.7, "test_acc": 0.9},
+    ]
+    assert best_validation(history) == {
+        "best_val_acc": 0.7, "best_epoch": 2, "test_acc_at_best_val": 0.6,
+    }
+
+
+def test_diverging_run_is_recorded_as_diverged(tmp_path):
+    config = tiny(name="udl-fc", steps=200, overrides=["optim.lr=1e6"])
+    result = train(config, seed=0, out_dir=tmp_path, progress=False)
+    assert result["status"] == "diverged"
+    assert result["diverged_at_step"] is not None and result["diverged_at_step"] <= 80
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_sigmoid_output_losses_train(tmp_path, loss):
+    config = tiny(name="udl-mlp", steps=400, overrides=[f"loss={loss}", "optim.lr=0.5"])
+    result = train(config, seed=0, out_dir=tmp_path, progress=False)
+    assert result["status"] == "ok" and result["test_acc"] > 0.2  # chance is 0.1

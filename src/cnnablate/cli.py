@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -160,8 +160,14 @@ def run(argv: Sequence[str] | None, handler: Callable[[argparse.Namespace], int]
     return (handler or args.func)(args)
 
 
+def quiet_lightning() -> None:
+    """Lightning's start-up banner (GPU available, tips) is noise in a summary-first CLI."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    quiet_lightning()
     try:
         return run(argv)
     except UserError as error:

@@ -1,0 +1,90 @@
+"""The command line: listings, help, and bad input answered by one line and exit status 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cnnablate.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_presets_json_lists_all_thirteen_with_counts(capsys):
+    code, out, _ = run_cli(capsys, "presets", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 13
+    assert {"name", "dataset", "params"} <= set(rows[0])
+    assert {r["name"]: r["params"] for r in rows}["nielsen-dropout"] == 1_672_570
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["presets"], ["train"], ["data"], ["data", "fetch"]]
+)
+def test_every_command_has_help(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: cnnablate" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["train", "nosuch"], "unknown preset 'nosuch'; allowed: udl-cnn, udl-fc"),
+        (["train", "udl-cnn", "--set", "optim.lrr=1"], "unknown config key 'optim.lrr'"),
+        (["train", "udl-cnn", "--set", "data.batch_size=big"], "valid integer"),
+        (["train", "udl-cnn", "--set", "optim.lr=-0.1"], "greater than 0"),
+        (["train", "udl-cnn", "--set", "model.dropout=1"], "less than 1"),
+        (["train", "udl-cnn", "--set", "model.activation=gelu"], "'sigmoid', 'relu'"),
+        (["train", "udl-cnn", "--seed", "-1"], "expected an integer >= 0"),
+        (["train", "udl-cnn", "--max-steps", "0"], "expected a positive integer"),
+        (["train", "udl-cnn", "--max-steps", "5", "--max-epochs", "1"], "not allowed with"),
+        (["train", "udl-cnn", "--accelerator", "tpu"], "choose from 'auto', 'cpu', 'gpu'"),
+        (["frobnicate"], "invalid choice"),
+        (["data", "fetch", "cifar"], "allowed"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_two(capsys, argv, expected):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("cnnablate: error:")
+    assert expected in err
+    assert "Traceback" not in err + out
+
+
+def test_missing_mnist_is_a_clean_error_in_a_real_process(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {
+        **os.environ,
+        "CNNABLATE_DATA": str(tmp_path / "data"),
+        "CNNABLATE_MNIST_SOURCE": str(empty),
+        "CNNABLATE_MNIST_MIRRORS": "http://127.0.0.1:9/",
+        "CNNABLATE_NO_NPM": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnablate.cli", "train", "nielsen-shallow", "--max-steps", "1",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "mnist" in proc.stderr.lower()
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_command_writes_results(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    code, out, err = run_cli(
+        capsys, "train", "udl-mlp", "--max-steps", "40", "--seed", "2", "--out", str(out_dir),
+    )
+    assert code == 0, err
+    assert "udl-mlp seed 2: ok" in out
+    assert json.loads((out_dir / "result.json").read_text())["steps"] == 40

@@ -78,6 +78,29 @@ class ThroughputMeter(pl.Callback):
         return samples / seconds if seconds > 0 else None
 
 
+class PlainProgress(pl.Callback):
+    """One line per evaluation (at most every `every_s` seconds) when stderr is not a terminal."""
+
+    def __init__(self, label: str, total_steps: int, every_s: float = 15.0) -> None:
+        self.label, self.total_steps, self.every_s = label, total_steps, every_s
+        self._last_print = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        now = time.perf_counter()
+        if now - self._last_print < self.every_s or not module.history:
+            return
+        self._last_print = now
+        row = module.history[-1]
+        accuracies = " ".join(
+            f"{key} {row[key]:.4f}" for key in ("train_acc", "val_acc", "test_acc") if row.get(key)
+        )
+        print(
+            f"{self.label}: epoch {row['epoch']} step {row['step']}/{self.total_steps} {accuracies}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 @torch.no_grad()
 def evaluate(module: Classifier, batches: EvalBatches) -> dict[str, float]:
     """Loss, accuracy and samples/s of `module` on a split (one warm-up batch not timed)."""
@@ -224,9 +247,10 @@ def train(
     module = Classifier(config, datamodule.input_shape, datamodule.num_train)
     meter = ThroughputMeter()
     progress = sys.stderr.isatty() if progress is None else progress
-    trainer = build_trainer(
-        config, accelerator, max_epochs, out_dir, [meter, *(callbacks or [])], progress
-    )
+    callbacks = [meter, *(callbacks or [])]
+    if not progress:
+        callbacks.append(PlainProgress(preset or "run", updates))
+    trainer = build_trainer(config, accelerator, max_epochs, out_dir, callbacks, progress)
     trainer.fit(module, datamodule=datamodule)
     history = list(module.history)
     diverged = module.diverged_at is not None

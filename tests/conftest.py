@@ -1,0 +1,63 @@
+"""Shared fixtures: the real MNIST (through the normal fetch chain) and a fake Fashion-MNIST."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnablate.data.fetch import IDX_SHAPES, MNIST_FILES, SOURCE_ENV, fetch_mnist, is_verified
+from cnnablate.data.idx import encode_idx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
+
+
+def _holds_verified_mnist(data_dir: Path) -> bool:
+    return all(is_verified(data_dir / "mnist" / name, sha) for name, sha in MNIST_FILES.items())
+
+
+@pytest.fixture(scope="session")
+def mnist_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding `mnist/` with the four verified official files."""
+    env_dir = os.environ.get("CNNABLATE_DATA")
+    if env_dir and _holds_verified_mnist(Path(env_dir)):
+        return Path(env_dir)
+    source = os.environ.get(SOURCE_ENV) or (str(SHARED_MNIST) if SHARED_MNIST.is_dir() else None)
+    if source is None:
+        pytest.skip(
+            f"real MNIST not available: set {SOURCE_ENV}=DIR (the four IDX files, raw or .gz) "
+            f"or CNNABLATE_DATA=DIR (holding mnist/); {SHARED_MNIST} does not exist"
+        )
+    data_dir = tmp_path_factory.mktemp("data")
+    fetch_mnist(data_dir, local_dir=Path(source), mirrors=[], use_npm=False, log=lambda _: None)
+    return data_dir
+
+
+def fake_idx_arrays() -> dict[str, np.ndarray]:
+    """Arrays of the MNIST shapes: images with their index in the corner, labels i % 10."""
+    arrays = {}
+    for name, shape in IDX_SHAPES.items():
+        if "labels" in name:
+            arrays[name] = (np.arange(shape[0]) % 10).astype(np.uint8)
+        else:
+            images = np.zeros(shape, dtype=np.uint8)
+            images[:, 0, 0] = np.arange(shape[0]) % 256
+            arrays[name] = images
+    return arrays
+
+
+@pytest.fixture(scope="session")
+def fake_fashion_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory like Debian's Fashion-MNIST: training files raw, test files gzipped."""
+    directory = tmp_path_factory.mktemp("fashion-source")
+    for name, array in fake_idx_arrays().items():
+        data = encode_idx(array)
+        if name.startswith("t10k"):
+            (directory / f"{name}.gz").write_bytes(gzip.compress(data, compresslevel=1))
+        else:
+            (directory / name).write_bytes(data)
+    return directory

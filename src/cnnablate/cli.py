@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -98,6 +99,50 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if result["status"] == "ok" else 1
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from cnnablate.data.fetch import resolve_data_dir
+    from cnnablate.runner.execute import RunOptions, run_spec
+    from cnnablate.runner.spec import load_spec
+    from cnnablate.runner.status import print_status
+    from cnnablate.runner.storage import default_storage_url
+
+    spec = load_spec(args.spec)
+    out_dir = Path(args.out) if args.out else Path("results") / spec.name
+    check_writable(out_dir)
+    options = RunOptions(
+        out_dir=out_dir,
+        storage_url=args.storage or default_storage_url(out_dir),
+        workers=args.workers,
+        step_cap=args.max_steps,
+        accelerator=args.accelerator,
+        data_dir=resolve_data_dir(args.data_dir),
+        progress=sys.stderr.isatty() and args.workers == 1,
+    )
+    study = run_spec(spec, options)
+    counts = print_status(study, spec)
+    print(f"results: {out_dir / 'results.parquet'} (and results.csv); storage: {options.storage_url}")
+    return 0 if counts.get("pending", 0) == 0 and counts.get("running", 0) == 0 else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from cnnablate.runner.status import locate_study, print_status
+
+    study, spec = locate_study(args.target, args.storage)
+    counts = print_status(study, spec, per_cell=not args.summary)
+    return 0 if counts.get("failed", 0) == 0 else 1
+
+
+def check_writable(out_dir: Path) -> None:
+    """Refuse an output folder we cannot write before any work starts."""
+    probe = out_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"--out {out_dir}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out_dir}: {probe} is not writable")
+
+
 def summary_line(result: dict) -> str:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{100 * value:.2f}%"
@@ -152,6 +197,22 @@ def build_parser() -> Parser:
     train.add_argument("--out", help="output folder (default runs/PRESET/seedN)")
     add_data_dir(train)
     train.set_defaults(func=cmd_train)
+
+    run = sub.add_parser("run", help="run an ablation spec (grid or Optuna study), resumable")
+    run.add_argument("spec", help="an ablation spec, e.g. ablations/mnist1d-quick.yaml")
+    run.add_argument("--out", help="results folder (default results/NAME)")
+    run.add_argument("--storage", help="Optuna storage URL (default: SQLite in the results folder)")
+    run.add_argument("--workers", type=positive_int, default=1, help="processes on this machine")
+    run.add_argument("--max-steps", type=positive_int, help="cap every trial (smoke runs)")
+    run.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="override the spec's")
+    add_data_dir(run)
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="done / running / failed / pending per cell")
+    status.add_argument("target", help="a spec file or a results folder")
+    status.add_argument("--storage", help="Optuna storage URL (default: the folder's SQLite)")
+    status.add_argument("--summary", action="store_true", help="counts only")
+    status.set_defaults(func=cmd_status)
     return parser
 
 
@@ -162,6 +223,8 @@ def run(argv: Sequence[str] | None, handler: Callable[[argparse.Namespace], int]
 
 def quiet_lightning() -> None:
     """Lightning's start-up banner (GPU available, tips) is noise in a summary-first CLI."""
+    import pytorch_lightning  # noqa: F401  (its import sets its logger to INFO; undo after)
+
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

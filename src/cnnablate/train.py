@@ -233,8 +233,12 @@ def train(
     preset: str | None = None,
     callbacks: list[pl.Callback] | None = None,
     progress: bool | None = None,
+    step_cap: int | None = None,
 ) -> dict[str, Any]:
-    """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`."""
+    """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`.
+
+    `step_cap` caps the budget in SGD updates (smoke runs); the result records it.
+    """
     started = time.perf_counter()
     accelerator = resolve_accelerator(accelerator)
     out_dir = Path(out_dir or Path("runs") / (preset or "custom") / f"seed{seed}")
@@ -242,6 +246,8 @@ def train(
     datamodule = build_datamodule(config.data, seed, data_dir, config.train.steps_per_block)
     datamodule.prepare()
     updates = budget_updates(config, datamodule.batches_per_epoch)
+    if step_cap is not None:
+        updates = min(updates, step_cap)
     datamodule.max_updates = updates
     max_epochs = math.ceil(updates / datamodule.batches_per_epoch)
     module = Classifier(config, datamodule.input_shape, datamodule.num_train)
@@ -273,6 +279,8 @@ def train(
         "train_samples_per_s": meter.samples_per_s,
         "eval_samples_per_s": test["samples_per_s"],
         "steps": module.updates,
+        "budget_steps": updates,
+        "step_cap": step_cap,
         "epochs": trainer.current_epoch,
         "wall_s": time.perf_counter() - started,
         "device": describe_device(module.device),

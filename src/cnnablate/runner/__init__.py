@@ -1,0 +1,1 @@
+"""Ablation runner: YAML specs → Optuna studies (grid or TPE) → trials → results table."""

@@ -1,0 +1,307 @@
+"""Ablation specs (`ablations/*.yaml`): parsed, typed and checked before anything trains.
+
+```yaml
+name: mnist1d-quick
+base: {preset: udl-cnn, set: {optim.lr: 0.05}}
+factors:
+  model.activation: [sigmoid, relu]         # a config key and its levels
+  architecture:                             # a named factor: each level a set of overrides
+    cnn: {model.hidden: []}
+    mlp: {model.conv: [], model.hidden: [100, 100]}
+seeds: [0, 1, 2]
+budget: {max_steps: 8000}
+mode: grid                                  # or optuna, with an `optuna:` section
+```
+
+A factor named `preset` has preset names as levels. Every error names the file, the key path
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cnnablate.config import ExperimentConfig, apply_overrides, leaf_keys, validate_config
+from cnnablate.errors import UserError
+from cnnablate.presets import PRESETS, get_preset
+
+Scalar = str | int | float | bool | None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Base(Strict):
+    preset: str | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class Budget(Strict):
+    max_steps: Annotated[int, Field(gt=0)] | None = None
+    max_epochs: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Budget:
+        if (self.max_steps is None) == (self.max_epochs is None):
+            raise ValueError("set exactly one of max_steps and max_epochs")
+        return self
+
+
+class ParamBase(Strict):
+    # The config keys this parameter sets (default: its own name); several keys tie them.
+    targets: list[str] | None = None
+
+
+class FloatParam(ParamBase):
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+
+
+class IntParam(ParamBase):
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+
+
+class CategoricalParam(ParamBase):
+    type: Literal["categorical"]
+    choices: list[Scalar] = Field(min_length=1)
+
+
+SearchParam = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+
+
+class OptunaSettings(Strict):
+    space: dict[str, SearchParam] = Field(min_length=1)
+    metric: str = "val_acc"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    n_trials: Annotated[int, Field(gt=0)] = 20
+    sampler_seed: int = 0
+    pruner: Literal["median", "hyperband", "none"] = "median"
+
+    @model_validator(mode="after")
+    def _ranges(self) -> OptunaSettings:
+        for key, param in self.space.items():
+            if isinstance(param, FloatParam | IntParam):
+                if param.low >= param.high:
+                    raise ValueError(f"space.{key}: low must be below high")
+                if param.log and param.low <= 0:
+                    raise ValueError(f"space.{key}: a log range needs low > 0")
+        return self
+
+
+class SpecModel(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    description: str = ""
+    base: Base = Field(default_factory=Base)
+    factors: dict[str, list[Any] | dict[str, Any]] = Field(default_factory=dict)
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0], min_length=1)
+    # Other seeds for the cells having a given level label, e.g. {nielsen-dropout: [0, 1, 2, 3, 4]}
+    seeds_for: dict[str, list[Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
+    budget: Budget | None = None  # None: each preset's own budget
+    mode: Literal["grid", "optuna"] = "grid"
+    optuna: OptunaSettings | None = None
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    stale_after_s: Annotated[float, Field(gt=0)] = 120.0
+
+    @model_validator(mode="after")
+    def _mode_settings(self) -> SpecModel:
+        if self.mode == "optuna" and self.optuna is None:
+            raise ValueError("mode optuna needs an 'optuna' section (space, metric, n_trials)")
+        if self.mode == "grid" and self.optuna is not None:
+            raise ValueError("an 'optuna' section needs mode: optuna")
+        for seeds in [self.seeds, *self.seeds_for.values()]:
+            if len(set(seeds)) != len(seeds) or not seeds:
+                raise ValueError("seeds must be a non-empty list without repeats")
+        return self
+
+
+class Level(BaseModel):
+    """One level of a factor: the label stored in Optuna and the overrides it applies."""
+
+    label: Scalar
+    overrides: dict[str, Any]
+    preset: str | None = None
+
+
+class Spec:
+    """A validated spec: the model plus each factor's levels, all checked against the config."""
+
+    def __init__(self, model: SpecModel, path: Path | None, text: str) -> None:
+        self.model = model
+        self.path = path
+        self.text = text
+        self.hash = hashlib.sha256(model.model_dump_json().encode()).hexdigest()[:16]
+        self.levels: dict[str, list[Level]] = {}
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def config_for(self, chosen: dict[str, Level], extra: dict[str, Any] | None = None):
+        """The ExperimentConfig of one cell: base, then each factor level, then `extra`."""
+        preset = next((lv.preset for lv in chosen.values() if lv.preset), self.model.base.preset)
+        config = get_preset(preset).config if preset else ExperimentConfig()
+        overrides = {**self.model.base.set}
+        for level in chosen.values():
+            overrides.update(level.overrides)
+        overrides.update(extra or {})
+        overrides.update(self.budget_overrides())
+        return apply_dict(config, overrides)
+
+    def budget_overrides(self) -> dict[str, Any]:
+        budget = self.model.budget
+        if budget is None:
+            return {}
+        return {"train.max_steps": budget.max_steps, "train.max_epochs": budget.max_epochs}
+
+    def seeds_of(self, labels: list[Any]) -> list[int]:
+        for label in labels:
+            if isinstance(label, str) and label in self.model.seeds_for:
+                return self.model.seeds_for[label]
+        return self.model.seeds
+
+    def all_seeds(self) -> list[int]:
+        seeds = [*self.model.seeds, *(s for v in self.model.seeds_for.values() for s in v)]
+        return sorted(set(seeds))
+
+
+def apply_dict(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
+    tree = config.model_dump()
+    for key, value in overrides.items():
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        last = parts[-1]
+        node[int(last) if isinstance(node, list) else last] = value
+    return validate_config(tree)
+
+
+def _label(value: Any) -> Scalar:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _is_config_key(name: str, base: ExperimentConfig) -> bool:
+    keys = leaf_keys(base)
+    return name in keys or any(k.startswith(name + ".") for k in keys)
+
+
+def _levels_of(name: str, raw: list | dict, base: ExperimentConfig) -> list[Level]:
+    if name == "preset":
+        names = raw if isinstance(raw, list) else list(raw)
+        for preset in names:
+            if preset not in PRESETS:
+                raise UserError(f"unknown preset '{preset}'; allowed: {', '.join(PRESETS)}")
+        return [Level(label=p, overrides={}, preset=p) for p in names]
+    if _is_config_key(name, base):
+        pairs = raw.items() if isinstance(raw, dict) else ((_label(v), v) for v in raw)
+        return [Level(label=label, overrides={name: value}) for label, value in pairs]
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise UserError(
+            f"'{name}' is not a config key (e.g. {', '.join(leaf_keys(base)[:4])}, ...); a named "
+            "factor needs levels as a mapping LABEL: {KEY: VALUE, ...}"
+        )
+    return [Level(label=label, overrides=dict(over)) for label, over in raw.items()]
+
+
+def _check_level(spec: Spec, factor: str, level: Level, where: str) -> None:
+    try:
+        spec.config_for({factor: level})
+    except UserError as error:
+        raise UserError(f"{where}: factors.{factor}[{level.label}]: {_strip(error)}") from None
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise UserError(f"{where}: factors.{factor}[{level.label}]: bad key path ({error})") from None
+
+
+def _strip(error: UserError) -> str:
+    return str(error).removeprefix("config: ")
+
+
+def parse_spec(text: str, where: str = "spec", path: Path | None = None) -> Spec:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(getattr(error, "problem", None) or error).split())
+        raise UserError(f"{where}: not valid YAML{at}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: expected a mapping with name, factors, seeds, budget, mode")
+    try:
+        model = SpecModel.model_validate(raw)
+    except ValidationError as error:
+        raise UserError(_spec_error(error, where)) from None
+    spec = Spec(model, path, text)
+    try:
+        base = get_preset(model.base.preset).config if model.base.preset else ExperimentConfig()
+        apply_dict(base, {**model.base.set, **spec.budget_overrides()})
+    except UserError as error:
+        raise UserError(f"{where}: base: {_strip(error)}") from None
+    except (KeyError, IndexError, TypeError) as error:
+        raise UserError(f"{where}: base.set: unknown key path ({error})") from None
+    for factor, raw_levels in model.factors.items():
+        try:
+            levels = _levels_of(factor, raw_levels, base)
+        except UserError as error:
+            raise UserError(f"{where}: factors.{factor}: {error}") from None
+        if not levels:
+            raise UserError(f"{where}: factors.{factor}: no levels (an empty grid)")
+        for level in levels:
+            _check_level(spec, factor, level, where)
+        spec.levels[factor] = levels
+    if model.optuna:
+        _check_space(spec, base, where)
+    return spec
+
+
+def param_targets(name: str, param: Any) -> list[str]:
+    return param.targets or [name]
+
+
+def _check_space(spec: Spec, base: ExperimentConfig, where: str) -> None:
+    config = spec.config_for({})
+    for name, param in spec.model.optuna.space.items():
+        for key in param_targets(name, param):
+            if key not in leaf_keys(config):
+                raise UserError(
+                    f"{where}: optuna.space.{name}: '{key}' is not a config key; allowed e.g. "
+                    f"{', '.join(leaf_keys(config)[:6])}, ..."
+                )
+
+
+def _spec_error(error: ValidationError, where: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-", "list[")))
+    key = key.replace(".float.", ".").replace(".int.", ".").replace(".categorical.", ".")
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(SpecModel.model_fields) if "." not in key else "see the docs"
+        return f"{where}: unknown key '{key}' (allowed: {allowed})"
+    if first["type"] == "missing":
+        return f"{where}: missing key '{key}'"
+    message = first["msg"].removeprefix("Value error, ")
+    shown = f" {first['input']!r}" if first["type"] not in ("value_error",) else ""
+    return f"{where}: {key or 'spec'}:{shown} {message}".replace(":  ", ": ")
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such spec file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read ({error})") from None
+    return parse_spec(text, where=str(path), path=path)

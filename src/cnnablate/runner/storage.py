@@ -1,0 +1,112 @@
+"""Where a study lives and how workers share it safely.
+
+- Storage: SQLite in the results folder by default; any Optuna storage URL otherwise
+  (`postgresql://...` to spread workers over machines, `journal:PATH` for a journal file).
+- Claiming: popping a waiting trial is atomic on PostgreSQL and on journal storage but not on
+  SQLite, so workers on one machine take an exclusive file lock around every claim.
+- Liveness: each running trial carries its worker's host, pid, process start time and a
+  heartbeat. A trial whose worker is gone (same host, process dead) or silent for longer than
+  `stale_after_s` is failed and its cell queued again. Optuna's own heartbeat covers only RDB
+  storages and `study.optimize`, not ask/tell, hence ours.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+from cnnablate.errors import UserError
+
+HEARTBEAT_S = 5.0
+
+
+def default_storage_url(out_dir: Path) -> str:
+    return f"sqlite:///{(out_dir / 'study.db').resolve()}"
+
+
+def open_storage(url: str) -> BaseStorage:
+    """An Optuna storage for `url`; an unreachable or malformed URL is a one-line UserError."""
+    try:
+        if url.startswith("journal:"):
+            return JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+        engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+        if url.startswith("postgresql"):
+            engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+        return RDBStorage(url, engine_kwargs=engine_kwargs)
+    except Exception as error:  # noqa: BLE001  (SQLAlchemy and drivers raise many kinds)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"--storage {url!r}: cannot open ({first})") from None
+
+
+@contextmanager
+def claim_lock(out_dir: Path) -> Iterator[None]:
+    """Exclusive across the processes of this machine: one claim (pop, enqueue) at a time."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".claim.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def process_start_time(pid: int) -> str | None:
+    """Kernel start time of `pid` (to tell a reused pid from the original), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def worker_identity() -> dict[str, str | int | None]:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "pid_start": process_start_time(pid)}
+
+
+def worker_is_gone(attrs: dict, now: float, stale_after_s: float) -> bool:
+    """True when the trial's worker is known dead (this host) or silent past the deadline."""
+    if attrs.get("host") == socket.gethostname() and attrs.get("pid") is not None:
+        start = process_start_time(int(attrs["pid"]))
+        if start is None or start != attrs.get("pid_start"):
+            return True
+    beat = attrs.get("heartbeat")
+    return beat is None or now - float(beat) > stale_after_s
+
+
+class Heartbeat:
+    """Writes `heartbeat = time()` into a running trial's user attrs every few seconds."""
+
+    def __init__(self, storage: BaseStorage, trial_id: int, every_s: float = HEARTBEAT_S) -> None:
+        self.storage, self.trial_id, self.every_s = storage, trial_id, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
+        except Exception:  # noqa: BLE001  (a missed beat is harmless; the next one retries)
+            pass
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._beat()
+
+    def __enter__(self) -> Heartbeat:
+        self._beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -24,9 +24,7 @@ def test_presets_json_lists_all_thirteen_with_counts(capsys):
     assert {r["name"]: r["params"] for r in rows}["nielsen-dropout"] == 1_672_570
 
 
-@pytest.mark.parametrize(
-    "argv", [[], ["presets"], ["train"], ["data"], ["data", "fetch"]]
-)
+@pytest.mark.parametrize("argv", [[], ["presets"], ["train"], ["data"], ["data", "fetch"]])
 def test_every_command_has_help(capsys, argv):
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--help"])
@@ -70,9 +68,21 @@ def test_missing_mnist_is_a_clean_error_in_a_real_process(tmp_path):
         "CNNABLATE_NO_NPM": "1",
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "cnnablate.cli", "train", "nielsen-shallow", "--max-steps", "1",
-         "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "cnnablate.cli",
+            "train",
+            "nielsen-shallow",
+            "--max-steps",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -83,7 +93,15 @@ def test_missing_mnist_is_a_clean_error_in_a_real_process(tmp_path):
 def test_train_command_writes_results(tmp_path, capsys):
     out_dir = tmp_path / "run"
     code, out, err = run_cli(
-        capsys, "train", "udl-mlp", "--max-steps", "40", "--seed", "2", "--out", str(out_dir),
+        capsys,
+        "train",
+        "udl-mlp",
+        "--max-steps",
+        "40",
+        "--seed",
+        "2",
+        "--out",
+        str(out_dir),
     )
     assert code == 0, err
     assert "udl-mlp seed 2: ok" in out

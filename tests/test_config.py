@@ -83,6 +83,7 @@ def _yaml(key: str) -> str:
 
 # --- properties of the override parser -----------------------------------------------------
 
+
 @given(st.floats(min_value=1e-6, max_value=1e3, allow_nan=False))
 def test_any_positive_learning_rate_round_trips(lr):
     out = apply_overrides(ExperimentConfig(), [f"optim.lr={lr!r}"])

@@ -22,9 +22,23 @@ def test_result_json_and_metrics_csv(tmp_path):
     stored = json.loads((tmp_path / "result.json").read_text())
     assert stored["test_acc"] == result["test_acc"]
     for key in [
-        "preset", "config", "seed", "params", "test_acc", "test_acc_at_best_val",
-        "best_val_acc", "best_epoch", "train_acc", "train_samples_per_s",
-        "eval_samples_per_s", "wall_s", "steps", "device", "versions", "commit", "status",
+        "preset",
+        "config",
+        "seed",
+        "params",
+        "test_acc",
+        "test_acc_at_best_val",
+        "best_val_acc",
+        "best_epoch",
+        "train_acc",
+        "train_samples_per_s",
+        "eval_samples_per_s",
+        "wall_s",
+        "steps",
+        "device",
+        "versions",
+        "commit",
+        "status",
     ]:
         assert key in stored
     assert stored["status"] == "ok" and stored["steps"] == 120 and stored["params"] == 2050
@@ -37,15 +51,14 @@ def test_result_json_and_metrics_csv(tmp_path):
 
 
 def test_same_seed_same_metrics_on_cpu(tmp_path):
-    a = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "a",
-              progress=False)
-    b = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "b",
-              progress=False)
-    c = train(tiny(overrides=["model.dropout=0.2"]), seed=4, out_dir=tmp_path / "c",
-              progress=False)
-    strip = lambda r: {k: v for k, v in r.items() if k not in TIMING_KEYS}  # noqa: E731
+    a = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "a", progress=False)
+    b = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "b", progress=False)
+    c = train(tiny(overrides=["model.dropout=0.2"]), seed=4, out_dir=tmp_path / "c", progress=False)
+    strip = lambda r: {k: v for k, v in r.items() if k not in TIMING_KEYS}
     assert strip(a) == strip(b)
-    assert (tmp_path / "a" / "metrics.csv").read_text() == (tmp_path / "b" / "metrics.csv").read_text()
+    assert (tmp_path / "a" / "metrics.csv").read_text() == (
+        tmp_path / "b" / "metrics.csv"
+    ).read_text()
     assert strip(a) != strip(c)
 
 
@@ -66,7 +79,9 @@ def test_best_validation_takes_the_first_best_epoch():
         {"epoch": 3, "val_acc": 0.7, "test_acc": 0.9},
     ]
     assert best_validation(history) == {
-        "best_val_acc": 0.7, "best_epoch": 2, "test_acc_at_best_val": 0.6,
+        "best_val_acc": 0.7,
+        "best_epoch": 2,
+        "test_acc_at_best_val": 0.6,
     }
 
 

@@ -120,7 +120,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     study = run_spec(spec, options)
     counts = print_status(study, spec)
-    print(f"results: {out_dir / 'results.parquet'} (and results.csv); storage: {options.storage_url}")
+    print(
+        f"results: {out_dir / 'results.parquet'} (and results.csv); storage: {options.storage_url}"
+    )
     return 0 if counts.get("pending", 0) == 0 and counts.get("running", 0) == 0 else 1
 
 
@@ -151,7 +153,8 @@ def summary_line(result: dict) -> str:
     return (
         f"{result['preset']} seed {result['seed']}: {result['status']}, "
         f"test acc {pct(result['test_acc'])} (at best val {pct(result['test_acc_at_best_val'])}), "
-        f"train acc {pct(result['train_acc'])}, {result['steps']} steps in {result['wall_s']:.1f} s, "
+        f"train acc {pct(result['train_acc'])}, "
+        f"{result['steps']} steps in {result['wall_s']:.1f} s, "
         f"{rate:,.0f} train samples/s, {result['params']:,} params, {result['device']}"
         if rate
         else f"{result['preset']}: {result['status']}, test acc {pct(result['test_acc'])}"

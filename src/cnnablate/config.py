@@ -156,7 +156,8 @@ def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise UserError(
-                    f"unknown config key '{dotted}': '{prefix.rstrip('.')}' has indices 0..{len(node) - 1}"
+                    f"unknown config key '{dotted}': "
+                    f"'{prefix.rstrip('.')}' has indices 0..{len(node) - 1}"
                 )
             index: Any = int(part)
         elif isinstance(node, dict) and part in node:
@@ -193,6 +194,19 @@ def with_budget(
     tree = config.model_dump()
     tree["train"].update(max_steps=max_steps, max_epochs=max_epochs)
     return validate_config(tree, where="budget")
+
+
+def has_key(config: ExperimentConfig, dotted: str) -> bool:
+    """Whether `dotted` (e.g. `model.hidden.0`) names a field or list item of `config`."""
+    node: Any = config.model_dump()
+    for part in dotted.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False
+    return True
 
 
 def leaf_keys(config: ExperimentConfig) -> list[str]:

@@ -40,7 +40,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {}
 
 
-def register(name: str, description: str, source: str, claimed: str):  # noqa: ANN201
+def register(name: str, description: str, source: str, claimed: str):
     def decorator(build: Callable[[], dict]) -> Callable[[], dict]:
         PRESETS[name] = Preset(name, description, source, claimed, lambda: validate_config(build()))
         return build
@@ -73,20 +73,24 @@ def udl(model: dict, lr: float, max_steps: int) -> dict:
     }
 
 
-@register("udl-cnn", "MNIST-1D CNN: three Conv1d(15, k3, s2) + ReLU, Linear(60→10)", "UDL fig. 10.8",
-          "test error ~17%")
+@register(
+    "udl-cnn",
+    "MNIST-1D CNN: three Conv1d(15, k3, s2) + ReLU, Linear(60→10)",
+    "UDL fig. 10.8",
+    "test error ~17%",
+)
 def udl_cnn() -> dict:
     return udl({"conv": UDL_CONV}, lr=0.01, max_steps=100_000)
 
 
-@register("udl-fc", "MNIST-1D fully connected 40→285→135→60→10, ReLU", "UDL fig. 10.8",
-          "test error ~40%")
+@register(
+    "udl-fc", "MNIST-1D fully connected 40→285→135→60→10, ReLU", "UDL fig. 10.8", "test error ~40%"
+)
 def udl_fc() -> dict:
     return udl({"hidden": [285, 135, 60]}, lr=0.01, max_steps=100_000)
 
 
-@register("udl-mlp", "MNIST-1D MLP 40→100→100→10, ReLU", "UDL ch. 10 notebooks",
-          "not stated")
+@register("udl-mlp", "MNIST-1D MLP 40→100→100→10, ReLU", "UDL ch. 10 notebooks", "not stated")
 def udl_mlp() -> dict:
     return udl({"hidden": [100, 100]}, lr=0.1, max_steps=6_000)
 
@@ -130,71 +134,117 @@ def nielsen(
     }
 
 
-@register("nielsen-mlp30-mse", "784→30→10 sigmoid, quadratic cost (network.py)",
-          "Nielsen ch. 1", "95.42%")
+@register(
+    "nielsen-mlp30-mse", "784→30→10 sigmoid, quadratic cost (network.py)", "Nielsen ch. 1", "95.42%"
+)
 def nielsen_mlp30_mse() -> dict:
     return nielsen([30], 3.0, 30, loss="mse", init="nielsen-ch1", shuffle=True)
 
 
-@register("nielsen-mlp100-mse", "784→100→10 sigmoid, quadratic cost (network.py)",
-          "Nielsen ch. 1", "96.59%")
+@register(
+    "nielsen-mlp100-mse",
+    "784→100→10 sigmoid, quadratic cost (network.py)",
+    "Nielsen ch. 1",
+    "96.59%",
+)
 def nielsen_mlp100_mse() -> dict:
     return nielsen([100], 3.0, 30, loss="mse", init="nielsen-ch1", shuffle=True)
 
 
-@register("nielsen-mlp100-bce", "784→100→10 sigmoid, per-output cross-entropy, L2 λ=5 (network2.py)",
-          "Nielsen ch. 3", "~98%")
+@register(
+    "nielsen-mlp100-bce",
+    "784→100→10 sigmoid, per-output cross-entropy, L2 λ=5 (network2.py)",
+    "Nielsen ch. 3",
+    "~98%",
+)
 def nielsen_mlp100_bce() -> dict:
-    return nielsen([100], 0.1, 60, loss="bce", l2=5.0, l2_scale="examples", init="nielsen-ch3",
-                   shuffle=True)
+    return nielsen(
+        [100], 0.1, 60, loss="bce", l2=5.0, l2_scale="examples", init="nielsen-ch3", shuffle=True
+    )
 
 
-@register("nielsen-shallow", "784→100 sigmoid → softmax 10, log-likelihood (network3)",
-          "Nielsen ch. 6", "97.80%")
+@register(
+    "nielsen-shallow",
+    "784→100 sigmoid → softmax 10, log-likelihood (network3)",
+    "Nielsen ch. 6",
+    "97.80%",
+)
 def nielsen_shallow() -> dict:
     return nielsen([100], 0.1, 60)
 
 
-@register("nielsen-conv1", "ConvPool(20, 5×5, max 2×2) · FC 100 · softmax, sigmoid",
-          "Nielsen ch. 6", "98.78%")
+@register(
+    "nielsen-conv1",
+    "ConvPool(20, 5×5, max 2×2) · FC 100 · softmax, sigmoid",
+    "Nielsen ch. 6",
+    "98.78%",
+)
 def nielsen_conv1() -> dict:
     return nielsen([100], 0.1, 60, conv=[CONV_POOL_20])
 
 
-@register("nielsen-conv2", "two ConvPool layers (20, 40 maps) · FC 100 · softmax, sigmoid",
-          "Nielsen ch. 6", "99.06%")
+@register(
+    "nielsen-conv2",
+    "two ConvPool layers (20, 40 maps) · FC 100 · softmax, sigmoid",
+    "Nielsen ch. 6",
+    "99.06%",
+)
 def nielsen_conv2() -> dict:
     return nielsen([100], 0.1, 60, conv=[CONV_POOL_20, CONV_POOL_40])
 
 
 def conv2_relu(dataset: str = "mnist", hidden: tuple[int, ...] = (100,)) -> dict:
-    return nielsen(list(hidden), 0.03, 60, conv=[CONV_POOL_20, CONV_POOL_40], activation="relu",
-                   l2=0.1, dataset=dataset)
+    return nielsen(
+        list(hidden),
+        0.03,
+        60,
+        conv=[CONV_POOL_20, CONV_POOL_40],
+        activation="relu",
+        l2=0.1,
+        dataset=dataset,
+    )
 
 
-@register("nielsen-conv2-relu", "nielsen-conv2 with ReLU everywhere, L2 λ=0.1",
-          "Nielsen ch. 6", "99.23%")
+@register(
+    "nielsen-conv2-relu", "nielsen-conv2 with ReLU everywhere, L2 λ=0.1", "Nielsen ch. 6", "99.23%"
+)
 def nielsen_conv2_relu() -> dict:
     return conv2_relu()
 
 
-@register("nielsen-expanded", "nielsen-conv2-relu on the expanded training set (250,000)",
-          "Nielsen ch. 6", "99.37%")
+@register(
+    "nielsen-expanded",
+    "nielsen-conv2-relu on the expanded training set (250,000)",
+    "Nielsen ch. 6",
+    "99.37%",
+)
 def nielsen_expanded() -> dict:
     return conv2_relu(dataset="mnist-expanded")
 
 
-@register("nielsen-fc2", "nielsen-expanded plus a second FC layer of 100",
-          "Nielsen ch. 6", "99.43%")
+@register(
+    "nielsen-fc2", "nielsen-expanded plus a second FC layer of 100", "Nielsen ch. 6", "99.43%"
+)
 def nielsen_fc2() -> dict:
     return conv2_relu(dataset="mnist-expanded", hidden=(100, 100))
 
 
-@register("nielsen-dropout", "expanded, two FC layers of 1,000 ReLU, dropout 0.5 on FC inputs",
-          "Nielsen ch. 6", "99.60%")
+@register(
+    "nielsen-dropout",
+    "expanded, two FC layers of 1,000 ReLU, dropout 0.5 on FC inputs",
+    "Nielsen ch. 6",
+    "99.60%",
+)
 def nielsen_dropout() -> dict:
-    return nielsen([1000, 1000], 0.03, 40, conv=[CONV_POOL_20, CONV_POOL_40], activation="relu",
-                   dataset="mnist-expanded", dropout=0.5)
+    return nielsen(
+        [1000, 1000],
+        0.03,
+        40,
+        conv=[CONV_POOL_20, CONV_POOL_40],
+        activation="relu",
+        dataset="mnist-expanded",
+        dropout=0.5,
+    )
 
 
 __all__ = ["PRESETS", "Preset", "get_preset", "list_presets", "register"]

@@ -19,7 +19,9 @@ def shift(x: Tensor, by: int, dim: int = -1) -> Tensor:
 
 
 @torch.no_grad()
-def equivariance_error(layer: nn.Module, x: Tensor, by: int = 1, margin: int | None = None) -> float:
+def equivariance_error(
+    layer: nn.Module, x: Tensor, by: int = 1, margin: int | None = None
+) -> float:
     """max |layer(shift(x)) - shift(layer(x))| away from the borders (stride-1 layers).
 
     Zero (to float precision) for a convolution: shifting the input shifts the output.

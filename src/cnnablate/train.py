@@ -58,7 +58,7 @@ class ThroughputMeter(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._last = self._now(module)
 
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         now = self._now(module)
         elapsed, samples = now - (self._last or now), batch[1].numel()
         self._last = now
@@ -71,9 +71,13 @@ class ThroughputMeter(pl.Callback):
 
     @property
     def samples_per_s(self) -> float | None:
-        samples, seconds = (self.samples, self.seconds) if self.seconds else (
-            self.all_samples,
-            self.all_seconds,
+        samples, seconds = (
+            (self.samples, self.seconds)
+            if self.seconds
+            else (
+                self.all_samples,
+                self.all_seconds,
+            )
         )
         return samples / seconds if seconds > 0 else None
 
@@ -95,7 +99,8 @@ class PlainProgress(pl.Callback):
             f"{key} {row[key]:.4f}" for key in ("train_acc", "val_acc", "test_acc") if row.get(key)
         )
         print(
-            f"{self.label}: epoch {row['epoch']} step {row['step']}/{self.total_steps} {accuracies}",
+            f"{self.label}: epoch {row['epoch']} step {row['step']}/{self.total_steps} "
+            f"{accuracies}",
             file=sys.stderr,
             flush=True,
         )

@@ -23,11 +23,13 @@ def test_generation_parameters_are_passed_through():
     args = get_dataset_args()
     args.num_samples, args.iid_noise_scale, args.seed = 200, 0.1, 7
     reference = make_dataset(args)
-    dm = build_datamodule(DataConfig(name="mnist1d", num_samples=200, iid_noise=0.1,
-                                     generator_seed=7))
+    dm = build_datamodule(
+        DataConfig(name="mnist1d", num_samples=200, iid_noise=0.1, generator_seed=7)
+    )
     dm.setup()
-    assert np.array_equal(dm.splits["test"].x.squeeze(1).numpy(),
-                          reference["x_test"].astype(np.float32))
+    assert np.array_equal(
+        dm.splits["test"].x.squeeze(1).numpy(), reference["x_test"].astype(np.float32)
+    )
 
 
 def test_val_size_moves_the_last_training_samples():
@@ -44,7 +46,9 @@ def test_training_blocks_cover_each_sample_once_per_epoch_in_seeded_order():
     first = torch.cat([ys.flatten() for _, ys in blocks])
     second = torch.cat([ys.flatten() for _, ys in blocks])
     assert len(blocks) == 6  # 40 updates: 5 blocks of 7 and one of 5
-    assert len(first) == 4000 and torch.equal(first.sort().values, dm.splits["train"].y.sort().values)
+    assert len(first) == 4000 and torch.equal(
+        first.sort().values, dm.splits["train"].y.sort().values
+    )
     assert not torch.equal(first, second)  # reshuffled each epoch
     again = build_datamodule(DataConfig(name="mnist1d", batch_size=100), seed=5, steps_per_block=7)
     again.setup()

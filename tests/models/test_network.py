@@ -25,14 +25,19 @@ def test_mlp_shapes_and_count():
         # C_i * C_o * K^d weights + C_o biases per conv layer (claim 8)
         ([{"channels": 20, "kernel": 5}], (1, 28, 28), 1 * 20 * 25 + 20),
         ([{"channels": 15, "kernel": 3, "stride": 2}], (1, 40), 1 * 15 * 3 + 15),
-        ([{"channels": 4, "kernel": 3}, {"channels": 6, "kernel": 1}], (3, 9, 9),
-         (3 * 4 * 9 + 4) + (4 * 6 * 1 + 6)),
+        (
+            [{"channels": 4, "kernel": 3}, {"channels": 6, "kernel": 1}],
+            (3, 9, 9),
+            (3 * 4 * 9 + 4) + (4 * 6 * 1 + 6),
+        ),
     ],
 )
 def test_conv_parameter_count_formula(conv, shape, expected):
     net = build_network(model(conv=conv), shape)
     conv_params = sum(
-        p.numel() for m in net.modules() if isinstance(m, nn.Conv1d | nn.Conv2d)
+        p.numel()
+        for m in net.modules()
+        if isinstance(m, nn.Conv1d | nn.Conv2d)
         for p in m.parameters()
     )
     assert conv_params == expected

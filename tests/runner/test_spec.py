@@ -25,10 +25,13 @@ def test_good_spec_and_its_grid():
     assert len(cells) == 2 * 2 * 2
     assert len({c.key for c in cells}) == 8
     assert search_space(spec) == {
-        "model.activation": ["sigmoid", "relu"], "architecture": ["cnn", "mlp"], "seed": [0, 1],
+        "model.activation": ["sigmoid", "relu"],
+        "architecture": ["cnn", "mlp"],
+        "seed": [0, 1],
     }
-    mlp = spec.config_for({f: lv for f, lvs in spec.levels.items() for lv in lvs
-                           if lv.label in ("relu", "mlp")})
+    mlp = spec.config_for(
+        {f: lv for f, lvs in spec.levels.items() for lv in lvs if lv.label in ("relu", "mlp")}
+    )
     assert mlp.model.conv == [] and mlp.model.hidden == [100, 100]
     assert mlp.model.activation == "relu" and mlp.optim.lr == 0.05
     assert mlp.train.max_steps == 100
@@ -43,9 +46,12 @@ seeds_for: {udl-mlp: [0, 1, 2, 3, 4]}
 """)
     cells = enumerate_cells(spec)
     assert len(cells) == 2 + 5
-    configs = {c.params["preset"]: spec.config_for(
-        {"preset": next(lv for lv in spec.levels["preset"] if lv.label == c.params["preset"])})
-        for c in cells}
+    configs = {
+        c.params["preset"]: spec.config_for(
+            {"preset": next(lv for lv in spec.levels["preset"] if lv.label == c.params["preset"])}
+        )
+        for c in cells
+    }
     assert configs["udl-cnn"].train.max_steps == 100_000  # the preset's own budget
     assert configs["udl-mlp"].model.hidden == [100, 100]
 
@@ -70,8 +76,10 @@ def test_shipped_specs_are_valid():
         ("name: x\nmode: optuna", "needs an 'optuna' section"),
         ("name: x\nseeds: [1, 1]", "without repeats"),
         ("name: x\nseeds: [-1]", "seeds.0"),
-        ("name: x\nfactors: {model.activation: [swish]}",
-         "factors.model.activation[swish]: invalid value 'swish'"),
+        (
+            "name: x\nfactors: {model.activation: [swish]}",
+            "factors.model.activation[swish]: invalid value 'swish'",
+        ),
         ("name: x\nfactors: {model.activation: []}", "no levels (an empty grid)"),
         ("name: x\nfactors: {preset: [udl-cnn, nope]}", "unknown preset 'nope'"),
         ("name: x\nfactors: {optim.lrr: [1, 2]}", "'optim.lrr' is not a config key"),
@@ -79,11 +87,15 @@ def test_shipped_specs_are_valid():
         ("name: x\nbase: {set: {optim.lr: -3}}", "base: invalid value -3 for 'optim.lr'"),
         ("name: x\nbase: {set: {optim.nope: 3}}", "base"),
         ("name: 'bad name!'", "name"),
-        ("name: x\nmode: optuna\noptuna: {space: {optim.lr: {type: float, low: 1, high: 0}}}",
-         "low must be below high"),
+        (
+            "name: x\nmode: optuna\noptuna: {space: {optim.lr: {type: float, low: 1, high: 0}}}",
+            "low must be below high",
+        ),
         ("name: x\nmode: optuna\noptuna: {space: {optim.lr: {type: gauss}}}", "type"),
-        ("name: x\nmode: optuna\noptuna: {space: {optim.lrr: {type: float, low: 0.1, high: 1}}}",
-         "'optim.lrr' is not a config key"),
+        (
+            "name: x\nmode: optuna\noptuna: {space: {optim.lrr: {type: float, low: 0.1, high: 1}}}",
+            "'optim.lrr' is not a config key",
+        ),
     ],
 )
 def test_bad_specs_name_the_key_and_what_is_allowed(text, expected):
@@ -99,14 +111,16 @@ def test_missing_spec_file(tmp_path):
         load_spec(tmp_path / "nope.yaml")
 
 
-levels = st.lists(st.sampled_from(["sigmoid", "relu", "tanh", "identity"]), min_size=1,
-                  max_size=4, unique=True)
+levels = st.lists(
+    st.sampled_from(["sigmoid", "relu", "tanh", "identity"]), min_size=1, max_size=4, unique=True
+)
 
 
 @given(levels, st.lists(st.integers(0, 99), min_size=1, max_size=4, unique=True))
 def test_grid_size_is_the_product_of_levels_and_seeds(acts, seeds):
-    spec = parse_spec(f"name: p\nfactors: {{model.activation: {acts}}}\nseeds: {seeds}\n"
-                      "base: {preset: udl-mlp}")
+    spec = parse_spec(
+        f"name: p\nfactors: {{model.activation: {acts}}}\nseeds: {seeds}\nbase: {{preset: udl-mlp}}"
+    )
     cells = enumerate_cells(spec)
     assert len(cells) == len(acts) * len(seeds) == len({c.key for c in cells})
 
@@ -119,9 +133,15 @@ def test_parser_never_crashes_on_arbitrary_text(text):
         assert "\n" not in str(error)
 
 
-@given(st.dictionaries(st.sampled_from(["name", "seeds", "budget", "mode", "factors", "base"]),
-                       st.one_of(st.integers(), st.text(max_size=5), st.none(),
-                                 st.lists(st.integers(), max_size=3)), max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(["name", "seeds", "budget", "mode", "factors", "base"]),
+        st.one_of(
+            st.integers(), st.text(max_size=5), st.none(), st.lists(st.integers(), max_size=3)
+        ),
+        max_size=6,
+    )
+)
 def test_parser_answers_wrong_shapes_with_user_errors(mapping):
     import yaml
 

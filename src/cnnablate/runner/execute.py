@@ -89,7 +89,7 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
             direction=direction,
             load_if_exists=True,
         )
-    except Exception as error:  # noqa: BLE001  (driver errors reach here on a bad server)
+    except Exception as error:
         raise UserError(f"storage {storage_url!r}: {str(error).splitlines()[0]}") from None
     stored = study.user_attrs.get("spec_hash")
     if stored is None:
@@ -274,11 +274,17 @@ def progress_line(study: optuna.Study, spec: Spec, total: int, workers: int) -> 
 def worker_loop(spec: Spec, options: RunOptions, total: int) -> None:
     study = open_study(spec, options.storage_url)
     while (trial := claim_trial(study, spec, options.out_dir)) is not None:
-        print(f"{progress_line(study, spec, total, options.workers)}; "
-              f"starting {trial_label(trial)}", file=sys.stderr, flush=True)
+        print(
+            f"{progress_line(study, spec, total, options.workers)}; starting {trial_label(trial)}",
+            file=sys.stderr,
+            flush=True,
+        )
         outcome = run_trial(study, spec, trial, options)
-        print(f"[{spec.name}] trial {trial.number} {trial_label(trial)}: {outcome}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{spec.name}] trial {trial.number} {trial_label(trial)}: {outcome}",
+            file=sys.stderr,
+            flush=True,
+        )
         write_results(options.out_dir, results_table(study))
 
 
@@ -297,7 +303,9 @@ def _worker_process(spec_text: str, spec_path: str | None, options: RunOptions, 
     from cnnablate.cli import quiet_lightning
 
     quiet_lightning()
-    spec = parse_spec(spec_text, where=spec_path or "spec", path=Path(spec_path) if spec_path else None)
+    spec = parse_spec(
+        spec_text, where=spec_path or "spec", path=Path(spec_path) if spec_path else None
+    )
     try:
         worker_loop(spec, options, total)
     except UserError as error:

@@ -78,7 +78,9 @@ def check_cells(spec: Spec, cells: list[Cell]) -> None:
         except UserError as error:
             raise UserError(f"{where}: cell {cell.key}: {error}") from None
         except (KeyError, IndexError, TypeError) as error:
-            raise UserError(f"{where}: cell {cell.key}: key path not in this config ({error})") from None
+            raise UserError(
+                f"{where}: cell {cell.key}: key path not in this config ({error})"
+            ) from None
         model_key = json.dumps([config.model.model_dump(), config.data.name], sort_keys=True)
         if model_key in built:
             continue
@@ -86,5 +88,7 @@ def check_cells(spec: Spec, cells: list[Cell]) -> None:
             build_network(config.model, input_shape(config.data.name))
         except (ValueError, RuntimeError) as error:
             message = str(error).splitlines()[0]
-            raise UserError(f"{where}: cell {cell.key}: network does not build: {message}") from None
+            raise UserError(
+                f"{where}: cell {cell.key}: network does not build: {message}"
+            ) from None
         built.add(model_key)

@@ -46,8 +46,9 @@ def results_table(study: optuna.Study) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in frame.columns:  # mixed None/str/number columns must still round-trip parquet
         if frame[column].dtype == object and frame[column].map(type).nunique() > 1:
-            frame[column] = frame[column].map(lambda v: v if v is None else json.dumps(v)
-                                              if not isinstance(v, str) else v)
+            frame[column] = frame[column].map(
+                lambda v: v if v is None else json.dumps(v) if not isinstance(v, str) else v
+            )
     return frame
 
 

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cnnablate.config import ExperimentConfig, apply_overrides, leaf_keys, validate_config
+from cnnablate.config import ExperimentConfig, has_key, leaf_keys, validate_config
 from cnnablate.errors import UserError
 from cnnablate.presets import PRESETS, get_preset
 
@@ -223,7 +223,9 @@ def _check_level(spec: Spec, factor: str, level: Level, where: str) -> None:
     except UserError as error:
         raise UserError(f"{where}: factors.{factor}[{level.label}]: {_strip(error)}") from None
     except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise UserError(f"{where}: factors.{factor}[{level.label}]: bad key path ({error})") from None
+        raise UserError(
+            f"{where}: factors.{factor}[{level.label}]: bad key path ({error})"
+        ) from None
 
 
 def _strip(error: UserError) -> str:
@@ -275,7 +277,7 @@ def _check_space(spec: Spec, base: ExperimentConfig, where: str) -> None:
     config = spec.config_for({})
     for name, param in spec.model.optuna.space.items():
         for key in param_targets(name, param):
-            if key not in leaf_keys(config):
+            if not has_key(config, key):
                 raise UserError(
                     f"{where}: optuna.space.{name}: '{key}' is not a config key; allowed e.g. "
                     f"{', '.join(leaf_keys(config)[:6])}, ..."

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -21,7 +22,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -43,7 +43,7 @@ def open_storage(url: str) -> BaseStorage:
         if url.startswith("postgresql"):
             engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
         return RDBStorage(url, engine_kwargs=engine_kwargs)
-    except Exception as error:  # noqa: BLE001  (SQLAlchemy and drivers raise many kinds)
+    except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"--storage {url!r}: cannot open ({first})") from None
 
@@ -93,10 +93,9 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _beat(self) -> None:
-        try:
+        # A missed beat is harmless: the next one retries.
+        with contextlib.suppress(Exception):
             self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
-        except Exception:  # noqa: BLE001  (a missed beat is harmless; the next one retries)
-            pass
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):

@@ -97,3 +97,16 @@ def test_sigmoid_output_losses_train(tmp_path, loss):
     config = tiny(name="udl-mlp", steps=400, overrides=[f"loss={loss}", "optim.lr=0.5"])
     result = train(config, seed=0, out_dir=tmp_path, progress=False)
     assert result["status"] == "ok" and result["test_acc"] > 0.2  # chance is 0.1
+
+
+def test_best_checkpoint_is_kept_when_asked(tmp_path):
+    import torch
+
+    train(tiny(steps=80), seed=0, out_dir=tmp_path, progress=False, checkpoint=True)
+    saved = torch.load(tmp_path / "best.ckpt", map_location="cpu", weights_only=False)
+    assert "state_dict" in saved and any(k.startswith("net.") for k in saved["state_dict"])
+
+
+def test_step_cap_limits_the_budget(tmp_path):
+    result = train(tiny(steps=200), seed=0, out_dir=tmp_path, progress=False, step_cap=50)
+    assert result["steps"] == 50 and result["step_cap"] == 50

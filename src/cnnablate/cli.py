@@ -93,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         accelerator=args.accelerator,
         data_dir=resolve_data_dir(args.data_dir),
         preset=preset.name,
+        checkpoint=args.checkpoint,
     )
     print(summary_line(result))
     print(f"wrote {out_dir / 'result.json'} and {out_dir / 'metrics.csv'}")
@@ -198,6 +199,7 @@ def build_parser() -> Parser:
     budget.add_argument("--max-epochs", type=positive_int, help="budget in epochs")
     train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], default="auto")
     train.add_argument("--out", help="output folder (default runs/PRESET/seedN)")
+    train.add_argument("--checkpoint", action="store_true", help="keep the best weights (best.ckpt)")
     add_data_dir(train)
     train.set_defaults(func=cmd_train)
 

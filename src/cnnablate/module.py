@@ -83,12 +83,24 @@ class Classifier(pl.LightningModule):
             loss_sum += loss.detach() * len(y)
             correct += (z.detach().argmax(-1) == y).sum()
         self.updates += len(xs)
+        self._count_optimizer_steps(len(xs))
         samples = ys.numel()
         if not torch.isfinite(loss_sum):
             self.diverged_at = self.updates
             self.trainer.should_stop = True
         self.train_loss.update(loss_sum / samples, weight=samples)
         self.train_acc.update(correct / samples, weight=samples)
+
+    def _count_optimizer_steps(self, steps: int) -> None:
+        """Advance Lightning's global_step by the updates of this block.
+
+        The raw optimiser (stepped directly, to keep per-update overhead low) is invisible to
+        Lightning's step counter, which checkpointing and loggers key on.
+        """
+        trainer = self._trainer
+        loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+        if loop is not None:
+            loop.manual_optimization.optim_step_progress.total.completed += steps
 
     def validation_step(
         self, batch: tuple[Tensor, Tensor], batch_index: int, dataloader_idx: int = 0

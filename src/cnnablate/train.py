@@ -16,6 +16,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from cnnablate import __version__
@@ -198,6 +199,14 @@ def best_validation(history: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def best_checkpoint(datamodule: TensorDataModule, out_dir: Path) -> ModelCheckpoint:
+    """Keep the weights of the epoch with the best validation (else test) accuracy."""
+    monitor = "val_acc" if datamodule.has_val else "test_acc"
+    return ModelCheckpoint(
+        dirpath=out_dir, filename="best", monitor=monitor, mode="max", save_top_k=1
+    )
+
+
 def build_trainer(
     config: ExperimentConfig,
     accelerator: str,
@@ -206,6 +215,7 @@ def build_trainer(
     callbacks: list[pl.Callback],
     progress: bool,
 ) -> pl.Trainer:
+    checkpointing = any(isinstance(c, ModelCheckpoint) for c in callbacks)
     return pl.Trainer(
         accelerator=accelerator,
         devices=1,
@@ -213,7 +223,7 @@ def build_trainer(
         check_val_every_n_epoch=config.train.eval_every_epochs,
         num_sanity_val_steps=0,
         logger=CSVLogger(out_dir, name="lightning_logs"),
-        enable_checkpointing=False,
+        enable_checkpointing=checkpointing,
         enable_model_summary=False,
         enable_progress_bar=progress,
         deterministic=accelerator == "cpu",
@@ -239,6 +249,7 @@ def train(
     callbacks: list[pl.Callback] | None = None,
     progress: bool | None = None,
     step_cap: int | None = None,
+    checkpoint: bool = False,
 ) -> dict[str, Any]:
     """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`.
 
@@ -259,6 +270,8 @@ def train(
     meter = ThroughputMeter()
     progress = sys.stderr.isatty() if progress is None else progress
     callbacks = [meter, *(callbacks or [])]
+    if checkpoint:
+        callbacks.append(best_checkpoint(datamodule, out_dir))
     if not progress:
         callbacks.append(PlainProgress(preset or "run", updates))
     trainer = build_trainer(config, accelerator, max_epochs, out_dir, callbacks, progress)

@@ -239,6 +239,7 @@ def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions
                 callbacks=pruning_callbacks(spec, trial),
                 progress=options.progress,
                 step_cap=options.step_cap,
+                checkpoint=spec.model.checkpoint,
             )
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)

@@ -113,6 +113,7 @@ class SpecModel(Strict):
     optuna: OptunaSettings | None = None
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
+    checkpoint: bool = False  # keep each trial's best weights (best.ckpt in its folder)
 
     @model_validator(mode="after")
     def _mode_settings(self) -> SpecModel:

@@ -106,3 +106,34 @@ def test_train_command_writes_results(tmp_path, capsys):
     assert code == 0, err
     assert "udl-mlp seed 2: ok" in out
     assert json.loads((out_dir / "result.json").read_text())["steps"] == 40
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "nope.yaml"], "nope.yaml: no such spec file"),
+        (["run", "ablations/mnist1d-quick.yaml", "--workers", "0"], "expected a positive integer"),
+        (
+            ["run", "ablations/mnist1d-quick.yaml", "--storage", "mysql+nodriver://x/y"],
+            "cannot open",
+        ),
+        (["run", "ablations/mnist1d-quick.yaml", "--out", "/proc/nope"], "not writable"),
+        (["status", "nope.yaml"], "no such spec file"),
+    ],
+)
+def test_run_and_status_bad_input(capsys, argv, expected):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1 and expected in err, err
+
+
+def test_run_then_status(capsys, tmp_path):
+    from tests.runner.conftest import TINY_SPEC
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    out = tmp_path / "res"
+    code, _, err = run_cli(capsys, "run", str(spec), "--out", str(out), "--max-steps", "8")
+    assert code == 0, err
+    code, out_text, _ = run_cli(capsys, "status", str(out))
+    assert code == 0
+    assert "tiny: 6 cells: 6 done, 0 running, 0 failed, 0 pending" in out_text

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -137,13 +137,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def check_writable(out_dir: Path) -> None:
     """Refuse an output folder we cannot write before any work starts."""
-    probe = out_dir
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise UserError(f"--out {out_dir}: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out_dir}: {probe} is not writable")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as error:
+        raise UserError(f"--out {out_dir}: not writable ({error.strerror})") from None
 
 
 def summary_line(result: dict) -> str:
@@ -199,7 +198,9 @@ def build_parser() -> Parser:
     budget.add_argument("--max-epochs", type=positive_int, help="budget in epochs")
     train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], default="auto")
     train.add_argument("--out", help="output folder (default runs/PRESET/seedN)")
-    train.add_argument("--checkpoint", action="store_true", help="keep the best weights (best.ckpt)")
+    train.add_argument(
+        "--checkpoint", action="store_true", help="keep the best weights (OUT/best.ckpt)"
+    )
     add_data_dir(train)
     train.set_defaults(func=cmd_train)
 

@@ -7,6 +7,7 @@ import pytest
 
 from cnnablate.config import apply_overrides, with_budget
 from cnnablate.presets import get_preset
+from cnnablate.module import load_trained
 from cnnablate.train import best_validation, train
 
 TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "wall_s", "pid"}
@@ -105,6 +106,10 @@ def test_best_checkpoint_is_kept_when_asked(tmp_path):
     train(tiny(steps=80), seed=0, out_dir=tmp_path, progress=False, checkpoint=True)
     saved = torch.load(tmp_path / "best.ckpt", map_location="cpu", weights_only=False)
     assert "state_dict" in saved and any(k.startswith("net.") for k in saved["state_dict"])
+    module = load_trained(tmp_path / "best.ckpt")
+    assert not module.training and module.config == tiny(steps=80)
+    weights = dict(module.named_parameters())
+    assert all(torch.equal(weights[k], v) for k, v in saved["state_dict"].items() if k in weights)
 
 
 def test_step_cap_limits_the_budget(tmp_path):

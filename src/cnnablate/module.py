@@ -8,6 +8,7 @@ so Lightning's per-step overhead is paid once per block rather than once per upd
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -162,3 +163,13 @@ class Classifier(pl.LightningModule):
                 optimizer, step_size=optim.step_every_epochs, gamma=optim.step_gamma
             )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+def load_trained(checkpoint: str | Path, map_location: str = "cpu") -> Classifier:
+    """A trained Classifier (eval mode) from a `best.ckpt` written by `train(checkpoint=True)`."""
+    saved = torch.load(checkpoint, map_location=map_location, weights_only=False)
+    hparams = saved["hyper_parameters"]
+    config = ExperimentConfig.model_validate(hparams["config"])
+    module = Classifier(config, tuple(hparams["input_shape"]), hparams["num_train"])
+    module.load_state_dict(saved["state_dict"])
+    return module.eval()

@@ -23,8 +23,9 @@ from cnnablate import __version__
 from cnnablate.atomic import write_json, write_text
 from cnnablate.config import ExperimentConfig
 from cnnablate.data import TensorDataModule, build_datamodule
-from cnnablate.data.batches import EvalBatches
+from cnnablate.data.batches import EvalBatches, to_float
 from cnnablate.errors import UserError
+from cnnablate.flops import training_flops_per_sample
 from cnnablate.models import count_params
 from cnnablate.module import Classifier
 
@@ -295,6 +296,7 @@ def train(
         "train_acc": train_eval["acc"],
         "train_loss": train_eval["loss"],
         "train_samples_per_s": meter.samples_per_s,
+        **flops_figures(module, datamodule, meter.samples_per_s),
         "eval_samples_per_s": test["samples_per_s"],
         "steps": module.updates,
         "budget_steps": updates,
@@ -312,6 +314,20 @@ def train(
     write_text(out_dir / "metrics.csv", metrics_csv(history))
     write_json(out_dir / "result.json", result)
     return result
+
+
+def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float | None) -> dict:
+    """Training FLOPs per sample (one counted step) and the FLOP/s the run achieved."""
+    x, y = _train_tensors(datamodule)
+    batch = datamodule.config.batch_size
+    module.train()
+    per_sample = training_flops_per_sample(
+        module.net, module.loss_fn, to_float(x[:batch]), y[:batch]
+    )
+    return {
+        "train_flops_per_sample": per_sample,
+        "achieved_flops_per_s": per_sample * rate if rate else None,
+    }
 
 
 def _train_tensors(datamodule: TensorDataModule) -> tuple[torch.Tensor, torch.Tensor]:

@@ -33,6 +33,8 @@ def test_result_json_and_metrics_csv(tmp_path):
         "best_epoch",
         "train_acc",
         "train_samples_per_s",
+        "train_flops_per_sample",
+        "achieved_flops_per_s",
         "eval_samples_per_s",
         "wall_s",
         "steps",

@@ -10,7 +10,7 @@ from cnnablate.presets import get_preset
 from cnnablate.module import load_trained
 from cnnablate.train import best_validation, train
 
-TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "wall_s", "pid"}
+TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "achieved_flops_per_s", "wall_s", "pid"}
 
 
 def tiny(name="udl-cnn", steps=120, overrides=()):
@@ -117,3 +117,34 @@ def test_best_checkpoint_is_kept_when_asked(tmp_path):
 def test_step_cap_limits_the_budget(tmp_path):
     result = train(tiny(steps=200), seed=0, out_dir=tmp_path, progress=False, step_cap=50)
     assert result["steps"] == 50 and result["step_cap"] == 50
+
+
+def test_packed_seeds_match_separate_runs(tmp_path):
+    """Without dropout or augmentation, seeds trained together equal seeds trained alone."""
+    from cnnablate.train import train_seeds
+
+    config = tiny(steps=60, overrides=["model.hidden=[]"])  # the UDL CNN, conv layers only
+    seeds = [3, 5, 8]
+    packed = train_seeds(config, seeds, [tmp_path / f"p{s}" for s in seeds], progress=False)
+    for seed, together in zip(seeds, packed, strict=True):
+        alone = train(config, seed=seed, out_dir=tmp_path / f"s{seed}", progress=False)
+        assert together["pack_size"] == 3 and alone["pack_size"] == 1
+        assert together["test_loss"] == pytest.approx(alone["test_loss"], rel=1e-4, abs=1e-5)
+        assert together["train_loss"] == pytest.approx(alone["train_loss"], rel=1e-4, abs=1e-5)
+        rows_p = list(csv.DictReader((tmp_path / f"p{seed}" / "metrics.csv").open()))
+        rows_s = list(csv.DictReader((tmp_path / f"s{seed}" / "metrics.csv").open()))
+        assert [r["step"] for r in rows_p] == [r["step"] for r in rows_s]
+        for a, b in zip(rows_p, rows_s, strict=True):
+            assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-4)
+            assert float(a["test_acc"]) == pytest.approx(float(b["test_acc"]), abs=2e-3)
+    assert len({r["test_loss"] for r in packed}) == 3  # the copies are independent
+
+
+def test_packed_checkpoints_load_as_single_networks(tmp_path):
+    from cnnablate.module import load_trained
+    from cnnablate.train import train_seeds
+
+    config = tiny(steps=40)
+    train_seeds(config, [0, 1], [tmp_path / "a", tmp_path / "b"], progress=False, checkpoint=True)
+    module = load_trained(tmp_path / "b" / "best.ckpt")
+    assert module.copies == 1 and module.config == config

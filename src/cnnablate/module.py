@@ -3,6 +3,10 @@
 Training uses manual optimisation over blocks of mini-batches (see `data.batches.TrainBlocks`):
 each block is one Lightning step but still one SGD update per mini-batch, in the data's order,
 so Lightning's per-step overhead is paid once per block rather than once per update.
+
+With several seeds the module trains that many independent copies of the network at once
+(`models.PackedNetwork`): each copy's initialisation, data order and dropout masks are those of
+its seed, and metrics, history and divergence are kept per seed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from cnnablate.config import ExperimentConfig
 from cnnablate.losses import get_loss
 from cnnablate.models import build_network, weight_parameters
+from cnnablate.models.packed import PackedNetwork
 
 
 def l2_coefficient(config: ExperimentConfig, num_train: int) -> float:
@@ -39,31 +44,70 @@ class Classifier(pl.LightningModule):
         input_shape: tuple[int, ...],
         num_train: int,
         num_classes: int = 10,
+        seeds: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
             {"config": config.model_dump(), "input_shape": input_shape, "num_train": num_train}
         )
         self.config = config
-        self.net = build_network(config.model, input_shape, num_classes)
+        self.packed = seeds is not None and len(seeds) > 1
+        self.copies = len(seeds) if self.packed else 1
+        self.net = self._build(input_shape, num_classes, seeds)
         self.loss_fn = get_loss(config.loss)
         self.l2 = l2_coefficient(config, num_train)
         self.automatic_optimization = False
+        copies = range(self.copies)
         self.eval_acc = nn.ModuleDict(
-            {s: MulticlassAccuracy(num_classes, average="micro") for s in ("val", "test")}
+            {
+                split: nn.ModuleList(
+                    MulticlassAccuracy(num_classes, average="micro") for _ in copies
+                )
+                for split in ("val", "test")
+            }
         )
-        self.eval_loss = nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
-        self.train_loss = MeanMetric()
-        self.train_acc = MeanMetric()
+        self.eval_loss = nn.ModuleDict(
+            {split: nn.ModuleList(MeanMetric() for _ in copies) for split in ("val", "test")}
+        )
+        self.train_loss = nn.ModuleList(MeanMetric() for _ in copies)
+        self.train_acc = nn.ModuleList(MeanMetric() for _ in copies)
         self.updates = 0
-        self.diverged_at: int | None = None
-        self.history: list[dict[str, Any]] = []
+        self.diverged: list[int | None] = [None] * self.copies
+        self.histories: list[list[dict[str, Any]]] = [[] for _ in copies]
+
+    def _build(self, input_shape: tuple[int, ...], num_classes: int, seeds: list[int] | None):
+        if not self.packed:
+            return build_network(self.config.model, input_shape, num_classes)
+        nets = []
+        for seed in seeds:  # each copy initialised as a run with that seed alone would be
+            torch.manual_seed(seed)
+            nets.append(build_network(self.config.model, input_shape, num_classes))
+        return PackedNetwork(nets)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.histories[0]
+
+    @property
+    def diverged_at(self) -> int | None:
+        return self.diverged[0]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        """Logits `(batch, classes)`, or `(copies, batch, classes)` for a packed module."""
+        return self.net(x, shared=True) if self.packed else self.net(x)
+
+    def per_copy(self, z: Tensor) -> Tensor:
+        return z if self.packed else z.unsqueeze(0)
 
     def l2_penalty(self) -> Tensor:
-        return 0.5 * self.l2 * sum(w.square().sum() for w in weight_parameters(self.net))
+        weights = self.net.weights() if self.packed else weight_parameters(self.net)
+        return 0.5 * self.l2 * sum(w.square().sum() for w in weights)
+
+    def copy_losses(self, z: Tensor, y: Tensor) -> Tensor:
+        """The data cost of each copy, shape `(copies,)`."""
+        if self.packed:
+            return torch.func.vmap(self.loss_fn)(z, y)
+        return self.loss_fn(z, y).unsqueeze(0)
 
     def objective(self, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """(cost to minimise, data cost alone): the L2 term is added only where it is on."""
@@ -72,25 +116,38 @@ class Classifier(pl.LightningModule):
 
     def training_step(self, block: tuple[Tensor, Tensor], block_index: int) -> None:
         xs, ys = block
+        if not self.packed:
+            xs, ys = xs.unsqueeze(0), ys.unsqueeze(0)
         optimizer = self.optimizers().optimizer
-        loss_sum = torch.zeros((), device=xs.device)
-        correct = torch.zeros((), device=xs.device)
-        for x, y in zip(xs, ys, strict=True):
+        loss_sum = torch.zeros(self.copies, device=xs.device)
+        correct = torch.zeros(self.copies, device=xs.device)
+        steps, batch = ys.shape[1], ys.shape[2]
+        for i in range(steps):
+            x, y = (xs[:, i], ys[:, i]) if self.packed else (xs[0, i], ys[0, i])
             z = self.net(x)
-            cost, loss = self.objective(z, y)
+            losses = self.copy_losses(z, y)
+            cost = losses.sum() + self.l2_penalty() if self.l2 else losses.sum()
             optimizer.zero_grad(set_to_none=True)
             cost.backward()
             optimizer.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (z.detach().argmax(-1) == y).sum()
-        self.updates += len(xs)
-        self._count_optimizer_steps(len(xs))
-        samples = ys.numel()
-        if not torch.isfinite(loss_sum):
-            self.diverged_at = self.updates
+            loss_sum += losses.detach() * batch
+            correct += (self.per_copy(z).detach().argmax(-1) == ys[:, i]).sum(-1)
+        self.updates += steps
+        self._count_optimizer_steps(steps)
+        self._check_divergence(loss_sum)
+        samples = steps * batch
+        for copy in range(self.copies):
+            self.train_loss[copy].update(loss_sum[copy] / samples, weight=samples)
+            self.train_acc[copy].update(correct[copy] / samples, weight=samples)
+
+    def _check_divergence(self, loss_sum: Tensor) -> None:
+        """Record the step at which each copy's loss became NaN/inf; stop when all have."""
+        finite = torch.isfinite(loss_sum).tolist()
+        for copy, ok in enumerate(finite):
+            if not ok and self.diverged[copy] is None:
+                self.diverged[copy] = self.updates
+        if all(step is not None for step in self.diverged):
             self.trainer.should_stop = True
-        self.train_loss.update(loss_sum / samples, weight=samples)
-        self.train_acc.update(correct / samples, weight=samples)
 
     def _count_optimizer_steps(self, steps: int) -> None:
         """Advance Lightning's global_step by the updates of this block.
@@ -108,31 +165,38 @@ class Classifier(pl.LightningModule):
     ) -> None:
         x, y = batch
         split = self.trainer.datamodule.eval_split_names()[dataloader_idx]
-        z = self.net(x)
-        self.eval_loss[split].update(self.loss_fn(z, y), weight=len(y))
-        self.eval_acc[split].update(z, y)
+        z = self.per_copy(self(x))
+        for copy in range(self.copies):
+            self.eval_loss[split][copy].update(self.loss_fn(z[copy], y), weight=len(y))
+            self.eval_acc[split][copy].update(z[copy], y)
 
     def on_validation_epoch_end(self) -> None:
-        row: dict[str, Any] = {"epoch": self.current_epoch + 1, "step": self.updates}
-        row["train_loss"], row["train_acc"] = self._compute_train_metrics()
-        for split in self.trainer.datamodule.eval_split_names():
-            row[f"{split}_loss"] = self.eval_loss[split].compute().item()
-            row[f"{split}_acc"] = self.eval_acc[split].compute().item()
-            self.eval_loss[split].reset()
-            self.eval_acc[split].reset()
-        self.history.append(row)
+        for copy in range(self.copies):
+            self.histories[copy].append(self._epoch_row(copy))
+        row = self.history[-1]
         numeric = {k: v for k, v in row.items() if v is not None and k != "epoch"}
         self.log_dict({k: float(v) for k, v in numeric.items()}, logger=False)
         if self.logger is not None:
             self.logger.log_metrics({**numeric, "epoch": row["epoch"]}, step=self.updates)
 
-    def _compute_train_metrics(self) -> tuple[float | None, float | None]:
-        if self.train_loss.update_count == 0:
+    def _epoch_row(self, copy: int) -> dict[str, Any]:
+        row: dict[str, Any] = {"epoch": self.current_epoch + 1, "step": self.updates}
+        row["train_loss"], row["train_acc"] = self._compute_train_metrics(copy)
+        for split in self.trainer.datamodule.eval_split_names():
+            loss, acc = self.eval_loss[split][copy], self.eval_acc[split][copy]
+            row[f"{split}_loss"], row[f"{split}_acc"] = loss.compute().item(), acc.compute().item()
+            loss.reset()
+            acc.reset()
+        return row
+
+    def _compute_train_metrics(self, copy: int) -> tuple[float | None, float | None]:
+        loss, acc = self.train_loss[copy], self.train_acc[copy]
+        if loss.update_count == 0:
             return None, None
-        loss, acc = self.train_loss.compute().item(), self.train_acc.compute().item()
-        self.train_loss.reset()
-        self.train_acc.reset()
-        return loss, acc
+        values = loss.compute().item(), acc.compute().item()
+        loss.reset()
+        acc.reset()
+        return values
 
     def on_train_epoch_end(self) -> None:
         scheduler = self.lr_schedulers()

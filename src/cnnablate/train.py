@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from cnnablate import __version__
-from cnnablate.atomic import write_json, write_text
+from cnnablate.atomic import atomic_path, write_json, write_text
 from cnnablate.config import ExperimentConfig
 from cnnablate.data import TensorDataModule, build_datamodule
 from cnnablate.data.batches import EvalBatches, to_float
@@ -109,24 +109,29 @@ class PlainProgress(pl.Callback):
 
 
 @torch.no_grad()
-def evaluate(module: Classifier, batches: EvalBatches) -> dict[str, float]:
-    """Loss, accuracy and samples/s of `module` on a split (one warm-up batch not timed)."""
+def evaluate(module: Classifier, batches: EvalBatches) -> list[dict[str, float]]:
+    """Loss, accuracy and samples/s of each copy of `module` on a split (one warm-up batch
+    not timed)."""
     module.eval()
     device = module.device
-    warm = next(iter(batches))
-    module(warm[0].to(device))
+    module(next(iter(batches))[0].to(device))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    loss_sum, correct, n = 0.0, 0, 0
+    loss_sum = torch.zeros(module.copies, device=device, dtype=torch.float64)
+    correct = torch.zeros(module.copies, device=device, dtype=torch.long)
+    n = 0
     for x, y in batches:
         x, y = x.to(device), y.to(device)
-        z = module(x)
-        loss_sum += module.loss_fn(z, y).item() * len(y)
-        correct += (z.argmax(-1) == y).sum().item()
+        z = module.per_copy(module(x))
+        loss_sum += torch.stack([module.loss_fn(z[c], y) for c in range(module.copies)]) * len(y)
+        correct += (z.argmax(-1) == y).sum(-1)
         n += len(y)
     seconds = time.perf_counter() - start
-    return {"loss": loss_sum / n, "acc": correct / n, "samples_per_s": n / seconds}
+    return [
+        {"loss": loss.item() / n, "acc": hits.item() / n, "samples_per_s": n / seconds}
+        for loss, hits in zip(loss_sum, correct, strict=True)
+    ]
 
 
 def git_commit() -> str | None:
@@ -232,18 +237,34 @@ def build_trainer(
     )
 
 
-def final_row(module: Classifier, datamodule: TensorDataModule, epochs: int) -> dict[str, Any]:
-    row: dict[str, Any] = {"epoch": epochs, "step": module.updates}
+def final_rows(module: Classifier, datamodule: TensorDataModule, epochs: int) -> list[dict]:
+    rows: list[dict[str, Any]] = [
+        {"epoch": epochs, "step": module.updates} for _ in range(module.copies)
+    ]
     for split in datamodule.eval_split_names():
-        result = evaluate(module, datamodule.eval_batches(split))
-        row[f"{split}_loss"], row[f"{split}_acc"] = result["loss"], result["acc"]
-    return row
+        for row, result in zip(rows, evaluate(module, datamodule.eval_batches(split)), strict=True):
+            row[f"{split}_loss"], row[f"{split}_acc"] = result["loss"], result["acc"]
+    return rows
 
 
 def train(
     config: ExperimentConfig,
     seed: int = 0,
     out_dir: Path | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`.
+
+    Options as for `train_seeds`.
+    """
+    out_dir = Path(out_dir or Path("runs") / (options.get("preset") or "custom") / f"seed{seed}")
+    return train_seeds(config, [seed], [out_dir], **options)[0]
+
+
+def train_seeds(
+    config: ExperimentConfig,
+    seeds: list[int],
+    out_dirs: list[Path],
     accelerator: str = "auto",
     data_dir: Path | None = None,
     preset: str | None = None,
@@ -251,53 +272,51 @@ def train(
     progress: bool | None = None,
     step_cap: int | None = None,
     checkpoint: bool = False,
-) -> dict[str, Any]:
-    """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`.
+) -> list[dict[str, Any]]:
+    """Train `config` once per seed, several seeds packed into one module when more than one.
 
-    `step_cap` caps the budget in SGD updates (smoke runs); the result records it.
+    Each seed gets its own `result.json` and `metrics.csv` in its `out_dirs` entry. A packed run
+    gives each seed the initialisation and data order it would have alone; `train_samples_per_s`
+    counts the samples of all seeds (`pack_size` says how many). `step_cap` caps the budget in
+    SGD updates (smoke runs); the result records it.
     """
     started = time.perf_counter()
     accelerator = resolve_accelerator(accelerator)
-    out_dir = Path(out_dir or Path("runs") / (preset or "custom") / f"seed{seed}")
-    pl.seed_everything(seed, verbose=False)
-    datamodule = build_datamodule(config.data, seed, data_dir, config.train.steps_per_block)
+    out_dirs = [Path(d) for d in out_dirs]
+    packed = len(seeds) > 1
+    pl.seed_everything(seeds[0], verbose=False)
+    datamodule = build_datamodule(
+        config.data, seeds if packed else seeds[0], data_dir, config.train.steps_per_block
+    )
     datamodule.prepare()
     updates = budget_updates(config, datamodule.batches_per_epoch)
     if step_cap is not None:
         updates = min(updates, step_cap)
     datamodule.max_updates = updates
     max_epochs = math.ceil(updates / datamodule.batches_per_epoch)
-    module = Classifier(config, datamodule.input_shape, datamodule.num_train)
+    module = Classifier(
+        config, datamodule.input_shape, datamodule.num_train, seeds=seeds if packed else None
+    )
+    pl.seed_everything(seeds[0], verbose=False)  # dropout streams start as in a lone run
     meter = ThroughputMeter()
     progress = sys.stderr.isatty() if progress is None else progress
     callbacks = [meter, *(callbacks or [])]
-    if checkpoint:
-        callbacks.append(best_checkpoint(datamodule, out_dir))
+    if checkpoint and not packed:
+        callbacks.append(best_checkpoint(datamodule, out_dirs[0]))
     if not progress:
         callbacks.append(PlainProgress(preset or "run", updates))
-    trainer = build_trainer(config, accelerator, max_epochs, out_dir, callbacks, progress)
+    trainer = build_trainer(config, accelerator, max_epochs, out_dirs[0], callbacks, progress)
     trainer.fit(module, datamodule=datamodule)
-    history = list(module.history)
-    diverged = module.diverged_at is not None
-    if not diverged and (not history or history[-1]["step"] != module.updates):
-        history.append(final_row(module, datamodule, trainer.current_epoch))
-    test = evaluate(module, datamodule.eval_batches("test"))
-    train_eval = evaluate(module, EvalBatches(*_train_tensors(datamodule), 10_000))
-    result = {
+    finals = final_rows(module, datamodule, trainer.current_epoch)
+    tests = evaluate(module, datamodule.eval_batches("test"))
+    trains = evaluate(module, EvalBatches(*_train_tensors(datamodule), 10_000))
+    shared = {
         "preset": preset,
-        "status": "diverged" if diverged else "ok",
-        "diverged_at_step": module.diverged_at,
-        "seed": seed,
-        "params": count_params(module.net),
-        "test_acc": test["acc"],
-        "test_error": 1.0 - test["acc"],
-        "test_loss": test["loss"],
-        **best_validation(history),
-        "train_acc": train_eval["acc"],
-        "train_loss": train_eval["loss"],
+        "pack_size": len(seeds),
+        "params": count_params(module.net) // module.copies,
         "train_samples_per_s": meter.samples_per_s,
         **flops_figures(module, datamodule, meter.samples_per_s),
-        "eval_samples_per_s": test["samples_per_s"],
+        "eval_samples_per_s": tests[0]["samples_per_s"] * module.copies,
         "steps": module.updates,
         "budget_steps": updates,
         "step_cap": step_cap,
@@ -311,19 +330,49 @@ def train(
         "pid": os.getpid(),
         "config": config.model_dump(),
     }
-    write_text(out_dir / "metrics.csv", metrics_csv(history))
-    write_json(out_dir / "result.json", result)
-    return result
+    results = []
+    for copy, seed in enumerate(seeds):
+        history = list(module.histories[copy])
+        diverged = module.diverged[copy] is not None
+        if not diverged and (not history or history[-1]["step"] != module.updates):
+            history.append(finals[copy])
+        result = {
+            "status": "diverged" if diverged else "ok",
+            "diverged_at_step": module.diverged[copy],
+            "seed": seed,
+            "test_acc": tests[copy]["acc"],
+            "test_error": 1.0 - tests[copy]["acc"],
+            "test_loss": tests[copy]["loss"],
+            **best_validation(history),
+            "train_acc": trains[copy]["acc"],
+            "train_loss": trains[copy]["loss"],
+            **shared,
+        }
+        write_text(out_dirs[copy] / "metrics.csv", metrics_csv(history))
+        write_json(out_dirs[copy] / "result.json", result)
+        if checkpoint and packed:
+            save_copy(module, copy, out_dirs[copy] / "best.ckpt")
+        results.append(result)
+    return results
+
+
+def save_copy(module: Classifier, copy: int, path: Path) -> None:
+    """One copy of a packed module as a checkpoint `load_trained` reads (final weights)."""
+    net = module.net.unpack(copy)
+    state = {f"net.{k}": v.cpu() for k, v in net.state_dict().items()}
+    saved = {"hyper_parameters": dict(module.hparams), "state_dict": state, "weights": "final"}
+    with atomic_path(path) as tmp:
+        torch.save(saved, tmp)
 
 
 def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float | None) -> dict:
-    """Training FLOPs per sample (one counted step) and the FLOP/s the run achieved."""
+    """Training FLOPs per sample of one network (one counted step), and the FLOP/s achieved
+    (all copies of a packed module together)."""
     x, y = _train_tensors(datamodule)
     batch = datamodule.config.batch_size
-    module.train()
-    per_sample = training_flops_per_sample(
-        module.net, module.loss_fn, to_float(x[:batch]), y[:batch]
-    )
+    net = module.net.unpack(0) if module.packed else module.net
+    net.train()
+    per_sample = training_flops_per_sample(net, module.loss_fn, to_float(x[:batch]), y[:batch])
     return {
         "train_flops_per_sample": per_sample,
         "achieved_flops_per_s": per_sample * rate if rate else None,

@@ -26,6 +26,10 @@ class TrainBlocks:
     LightningModule makes one SGD update per mini-batch, in order. The data order of epoch `e`
     depends only on `(seed, e)`. A last, smaller mini-batch (when the batch size does not divide
     the set) comes alone as a block of one. `max_updates` caps the total over all epochs.
+
+    With several seeds (`seed` a list, for networks trained together), each seed has its own
+    order, the same as it would have alone, and items gain a leading seed dimension:
+    `(seeds, k, batch, ...)`.
     """
 
     def __init__(
@@ -35,7 +39,7 @@ class TrainBlocks:
         batch_size: int,
         steps_per_block: int,
         shuffle: bool,
-        seed: int,
+        seed: int | list[int],
         max_updates: int | None = None,
         transform: Transform | None = None,
     ) -> None:
@@ -43,7 +47,8 @@ class TrainBlocks:
         self.batch_size = min(batch_size, len(x))
         self.steps_per_block = steps_per_block
         self.shuffle = shuffle
-        self.seed = seed
+        self.seeds = list(seed) if isinstance(seed, list | tuple) else [seed]
+        self.packed = isinstance(seed, list | tuple)
         self.max_updates = max_updates
         self.transform = transform
         self.epoch = 0
@@ -75,22 +80,27 @@ class TrainBlocks:
             return torch.arange(n, device=device)
         return torch.randperm(n, generator=generator, device=device)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+    def _generator(self, seed: int) -> torch.Generator:
         generator = torch.Generator(device=self.x.device)
-        generator.manual_seed(self.seed * 100_003 + self.epoch)
+        generator.manual_seed(seed * 100_003 + self.epoch)
+        return generator
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        generators = [self._generator(seed) for seed in self.seeds]
+        orders = torch.stack([self._order(g) for g in generators])  # (seeds, n)
         sizes = self._block_sizes()
-        order = self._order(generator)
         self.epoch += 1
         self.updates_issued += sum(sizes)
         start = 0
         for size in sizes:
             batch = min(self.batch_size, len(self.x) - start)
-            index = order[start : start + size * batch].view(size, batch)
+            index = orders[:, start : start + size * batch].view(len(self.seeds), size, batch)
             start += size * batch
             xs = to_float(self.x[index])
             if self.transform is not None:
-                xs = self.transform(xs.flatten(0, 1), generator).view_as(xs)
-            yield xs, self.y[index]
+                xs = self.transform(xs.flatten(0, 2), generators[0]).view_as(xs)
+            ys = self.y[index]
+            yield (xs, ys) if self.packed else (xs[0], ys[0])
 
 
 class EvalBatches:

@@ -135,6 +135,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from cnnablate.data.fetch import resolve_data_dir
+    from cnnablate.report import build_report
+
+    results = [Path(r) for r in args.results]
+    out_dir = Path(args.out) if args.out else Path("reports") / results[0].resolve().name
+    build_report(results, out_dir, data_dir=resolve_data_dir(args.data_dir))
+    print(f"report: {out_dir / 'index.html'} (and index.md, tables/, figures/)")
+    return 0
+
+
 def check_writable(out_dir: Path) -> None:
     """Refuse an output folder we cannot write before any work starts."""
     try:
@@ -219,6 +230,12 @@ def build_parser() -> Parser:
     status.add_argument("--storage", help="Optuna storage URL (default: the folder's SQLite)")
     status.add_argument("--summary", action="store_true", help="counts only")
     status.set_defaults(func=cmd_status)
+
+    report = sub.add_parser("report", help="tables, figures and claim verdicts from results")
+    report.add_argument("results", nargs="+", help="results folders (holding results.parquet)")
+    report.add_argument("--out", help="report folder (default reports/NAME of the first)")
+    add_data_dir(report)
+    report.set_defaults(func=cmd_report)
     return parser
 
 

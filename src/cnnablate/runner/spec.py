@@ -114,6 +114,8 @@ class SpecModel(Strict):
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
     checkpoint: bool = False  # keep each trial's best weights (best.ckpt in its folder)
+    # Train the seeds of a cell together (vmap); "auto": on a GPU only.
+    pack_seeds: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _mode_settings(self) -> SpecModel:

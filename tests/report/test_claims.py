@@ -1,0 +1,120 @@
+"""Verdict rules, the ensemble vote, preset matching, and the claims of a real tiny run."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnnablate.presets import get_preset
+from cnnablate.report import claims
+from cnnablate.report.budgets import budget_notes
+from cnnablate.report.sources import load_sources
+from cnnablate.report.trained import load_model, load_test_inputs, majority_vote, predict
+
+
+def test_numbers_verdict_needs_the_direction_and_closeness_or_the_difference_in_the_interval():
+    claimed = (0.9780, 0.9878)
+    assert claims.numbers_verdict(0.975, 0.990, claimed, math.nan, math.nan) == claims.REPRODUCED
+    # Far from the numbers, but the lecture's difference (0.98 points) is inside the interval.
+    assert claims.numbers_verdict(0.90, 0.93, claimed, 0.005, 0.05) == claims.REPRODUCED
+    assert claims.numbers_verdict(0.90, 0.93, claimed, 0.02, 0.05) == claims.NOT_REPRODUCED
+    # The wrong direction is never reproduced, however close.
+    assert claims.numbers_verdict(0.980, 0.979, claimed, -0.01, 0.01) == claims.NOT_REPRODUCED
+
+
+def test_direction_verdict_needs_the_whole_interval_above_zero():
+    assert claims.direction_verdict(0.001) == claims.REPRODUCED
+    assert claims.direction_verdict(-0.001) == claims.NOT_REPRODUCED
+    assert claims.direction_verdict(math.nan) == claims.NOT_REPRODUCED
+
+
+def test_majority_vote_counts_votes_and_breaks_ties_to_the_lowest_class():
+    predictions = np.array([[1, 2, 3, 4], [1, 5, 3, 5], [2, 5, 0, 6]])
+    assert majority_vote(predictions).tolist() == [1, 5, 3, 4]
+
+
+def test_a_presets_own_config_matches_it_and_an_override_does_not():
+    fingerprints = {
+        name: claims.comparable(get_preset(name).config.model_dump())
+        for name in ("udl-cnn", "udl-fc")
+    }
+    config = get_preset("udl-cnn").config.model_dump()
+    config["train"]["max_steps"] = 50  # budget aside
+    config["data"]["eval_batch_size"] = 10
+    assert claims.preset_of(config, fingerprints) == "udl-cnn"
+    config["optim"]["lr"] = 0.05
+    assert claims.preset_of(config, fingerprints) is None
+
+
+def test_claim_verdict_combines_topics():
+    part = lambda topic, verdict: claims.Part(3, topic, topic, verdict, "")
+    assert claims.claim_verdict(3, []) == claims.NOT_RUN
+    assert claims.claim_verdict(3, [part("activation", claims.REPRODUCED)]) == claims.PARTLY
+    both = [part("activation", claims.REPRODUCED), part("loss", claims.REPRODUCED)]
+    assert claims.claim_verdict(3, both) == claims.REPRODUCED
+    mixed = [part("activation", claims.NOT_REPRODUCED), part("loss", claims.REPRODUCED)]
+    assert claims.claim_verdict(3, mixed) == claims.NOT_REPRODUCED
+
+
+def test_without_evidence_every_claim_is_not_run_and_names_a_spec():
+    table = claims.claims_table([])
+    assert list(table["claim"]) == list(range(1, 9))
+    assert set(table["verdict"]) == {claims.NOT_RUN}
+    assert table["not run"].str.contains("ablations/|spec").all()
+
+
+@pytest.fixture(scope="module")
+def grid_parts(grid_results: Path) -> list[claims.Part]:
+    sources = load_sources([grid_results])
+    notes = {s.name: budget_notes(s) for s in sources}
+    return claims.evaluate_parts(sources, notes, data_dir=None)
+
+
+def test_probes_on_the_tiny_cnn_settle_claims_6_to_8(grid_parts):
+    by_topic = {p.topic: p for p in grid_parts}
+    assert by_topic["equivariance"].verdict == claims.REPRODUCED
+    assert by_topic["equivariance"].numbers["relative_error"] < 1e-5
+    rows = by_topic["receptive field"].numbers["rows"]
+    assert [r["formula"] for r in rows] == [3, 7]  # kernel 3 stride 2, twice
+    assert [r["measured"] for r in rows] == [3, 7]
+    counts = by_topic["parameter count"].numbers["rows"]
+    assert [(r["formula"], r["actual"]) for r in counts] == [
+        (1 * 4 * 3 + 4,) * 2,
+        (4 * 4 * 3 + 4,) * 2,
+    ]
+    invariance = by_topic["invariance"].numbers
+    assert set(invariance) >= {"max pool 2", "mean pool 2", "stride 2, no pool", "no pooling"}
+
+
+def test_factor_contrast_of_the_tiny_grid_is_claim_1_evidence_with_its_caveats(grid_parts):
+    part = next(p for p in grid_parts if p.claim == 1)
+    assert part.numbers["n_pairs"] == 4  # (activation, seed) pairs of mlp → cnn
+    assert "short budget" in part.note
+    table = claims.claims_table(grid_parts)
+    assert table.set_index("claim").loc[5, "verdict"] == claims.NOT_RUN
+
+
+def test_ensemble_is_the_majority_vote_of_the_checkpoints(grid_results):
+    source = load_sources([grid_results])[0]
+    rows = source.finished[source.finished["param.architecture"] == "cnn"].to_dict("records")
+    members = [load_model(source, row) for row in rows]
+    x, y = load_test_inputs(members[0], None)
+    part = claims.ensemble_of(members, x, y)
+    predictions = [predict(m.model, x) for m in members]
+    votes = []
+    for sample in zip(*predictions, strict=True):
+        counts = Counter(sample)
+        top = max(counts.values())
+        votes.append(min(label for label, count in counts.items() if count == top))
+    assert part.numbers["ensemble"] == pytest.approx(float(np.mean(np.array(votes) == y)))
+    singles = [float(np.mean(p == y)) for p in predictions]
+    assert part.numbers["single_mean"] == pytest.approx(np.mean(singles))
+    # Each checkpoint is its trial's best epoch (by test accuracy: no validation split here).
+    for row, single in zip(rows, singles, strict=True):
+        curve = pd.read_csv(source.trial_dir(row) / "metrics.csv")
+        assert single == pytest.approx(curve["test_acc"].max(), abs=1e-6)

@@ -86,6 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = apply_overrides(preset.config, args.set or [])
     config = with_budget(config, args.max_steps, args.max_epochs)
     out_dir = Path(args.out) if args.out else Path("runs") / preset.name / f"seed{args.seed}"
+    check_writable(out_dir, keep=False)
     result = train(
         config,
         seed=args.seed,
@@ -146,14 +147,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_writable(out_dir: Path) -> None:
-    """Refuse an output folder we cannot write before any work starts."""
+def check_writable(out_dir: Path, keep: bool = True) -> None:
+    """Refuse an output folder we cannot write before any work starts; the folder is made
+    (and, with keep=False, removed again if it was not there before)."""
+    existed = out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out_dir):
             pass
     except OSError as error:
         raise UserError(f"--out {out_dir}: not writable ({error.strerror})") from None
+    if not keep and not existed:
+        out_dir.rmdir()
 
 
 def summary_line(result: dict) -> str:

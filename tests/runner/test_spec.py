@@ -96,6 +96,12 @@ def test_shipped_specs_are_valid():
             "name: x\nmode: optuna\noptuna: {space: {optim.lrr: {type: float, low: 0.1, high: 1}}}",
             "'optim.lrr' is not a config key",
         ),
+        ("name: x\nseeds: [0]\nseeds: [1]", "line 3, column 1: duplicate key 'seeds'"),
+        ("name: x\nbase: {set: {model.hidden.x: 3}}", "base.set: unknown key path"),
+        (
+            "name: x\nfactors: {model.activation: [relu]}\nseeds_for: {sigmoid: [1]}",
+            "seeds_for.sigmoid: no factor has a level 'sigmoid'; levels: relu",
+        ),
     ],
 )
 def test_bad_specs_name_the_key_and_what_is_allowed(text, expected):
@@ -147,5 +153,39 @@ def test_parser_answers_wrong_shapes_with_user_errors(mapping):
 
     try:
         parse_spec(yaml.safe_dump(mapping))
+    except UserError as error:
+        assert "\n" not in str(error)
+
+
+def _real_keys() -> list[str]:
+    from cnnablate.config import leaf_keys
+    from cnnablate.presets import get_preset
+
+    return leaf_keys(get_preset("udl-cnn").config)
+
+
+# A real key path cut short, then made-up parts: the typos a spec actually has.
+key_paths = st.builds(
+    lambda key, keep, extra: ".".join(key.split(".")[:keep] + extra),
+    st.sampled_from(_real_keys()),
+    st.integers(0, 3),
+    st.lists(st.sampled_from(["0", "7", "x", "-1", "", "lr"]) | st.text(max_size=3), max_size=2),
+)
+values = st.one_of(
+    st.integers(), st.text(max_size=3), st.none(), st.lists(st.integers(), max_size=2)
+)
+
+
+@given(key_paths, values, st.sampled_from(["base", "level"]))
+def test_parser_answers_any_key_path_with_user_errors(key, value, where):
+    import yaml
+
+    spec = {"name": "p", "base": {"preset": "udl-cnn"}}
+    if where == "base":
+        spec["base"]["set"] = {key: value}
+    else:
+        spec["factors"] = {"variant": {"a": {key: value}}}
+    try:
+        parse_spec(yaml.safe_dump(spec))
     except UserError as error:
         assert "\n" not in str(error)

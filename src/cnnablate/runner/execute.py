@@ -60,9 +60,21 @@ class RunOptions:
 # --- the study ------------------------------------------------------------------------------
 
 
+class CellGridSampler(optuna.samplers.GridSampler):
+    """Optuna's GridSampler over cells that the runner enqueues itself.
+
+    Its `after_trial` only stops `study.optimize` (not used here) once the grid is done, and
+    raises KeyError('grid_id') for a grid of one cell, since enqueued trials carry no grid id
+    (optuna/optuna#6844); the runner knows from the storage when the grid is done.
+    """
+
+    def after_trial(self, study, trial, state, values) -> None:
+        pass
+
+
 def make_sampler(spec: Spec) -> optuna.samplers.BaseSampler:
     if spec.model.mode == "grid":
-        return optuna.samplers.GridSampler(search_space(spec), seed=0)
+        return CellGridSampler(search_space(spec), seed=0)
     return optuna.samplers.TPESampler(seed=spec.model.optuna.sampler_seed)
 
 
@@ -92,10 +104,10 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
     except Exception as error:
         raise UserError(f"storage {storage_url!r}: {str(error).splitlines()[0]}") from None
     stored = study.user_attrs.get("spec_hash")
-    if stored is None:
-        study.set_user_attr("spec_hash", spec.hash)
+    if stored is None:  # the hash last: a run killed in between sets all three again
         study.set_user_attr("spec_text", spec.text)
         study.set_user_attr("mode", spec.model.mode)
+        study.set_user_attr("spec_hash", spec.hash)
     elif stored != spec.hash:
         raise UserError(
             f"study '{spec.name}' in {storage_url} was made from a different spec "
@@ -130,9 +142,9 @@ def enqueue_missing_cells(study: optuna.Study, cells: list[Cell]) -> int:
     return len(missing)
 
 
-def reconcile(study: optuna.Study, spec: Spec, cells: list[Cell], out_dir: Path) -> int:
+def reconcile(study: optuna.Study, spec: Spec, cells: list[Cell], options: RunOptions) -> int:
     """Fail lost trials and (grid) queue the cells they leave open. Returns cells queued."""
-    with claim_lock(out_dir):
+    with claim_lock(options.out_dir, options.storage_url):
         fail_lost_trials(study, spec.model.stale_after_s)
         return enqueue_missing_cells(study, cells) if spec.model.mode == "grid" else 0
 
@@ -140,8 +152,8 @@ def reconcile(study: optuna.Study, spec: Spec, cells: list[Cell], out_dir: Path)
 # --- one trial ------------------------------------------------------------------------------
 
 
-def claim_trial(study: optuna.Study, spec: Spec, out_dir: Path) -> Trial | None:
-    with claim_lock(out_dir):
+def claim_trial(study: optuna.Study, spec: Spec, options: RunOptions) -> Trial | None:
+    with claim_lock(options.out_dir, options.storage_url):
         if spec.model.mode == "grid":
             if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 return None
@@ -150,6 +162,10 @@ def claim_trial(study: optuna.Study, spec: Spec, out_dir: Path) -> Trial | None:
             if len(study.get_trials(deepcopy=False, states=counted)) >= spec.model.optuna.n_trials:
                 return None
         trial = study.ask()
+        # Before the lock opens: a reconcile elsewhere must never see this trial RUNNING
+        # without its worker and a heartbeat, or it would take it for lost.
+        for key, value in {**worker_identity(), "heartbeat": time.time()}.items():
+            trial.set_user_attr(key, value)
     if spec.model.mode == "grid" and "cell" not in trial.user_attrs:
         # Another machine popped the last waiting trial between our look and our ask.
         study.tell(trial, state=TrialState.FAIL)
@@ -224,8 +240,7 @@ def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions
         return "duplicate"
     slug = trial.user_attrs.get("cell_slug") or f"trial-{trial.number}"
     trial_dir = options.out_dir / "trials" / f"{trial.number:04d}-{slug}"
-    for key, value in {**worker_identity(), "dir": str(trial_dir)}.items():
-        trial.set_user_attr(key, value)
+    trial.set_user_attr("dir", str(trial_dir))
     with Heartbeat(study._storage, trial._trial_id):
         config, seed, preset = trial_setup(spec, trial)
         try:
@@ -274,7 +289,7 @@ def progress_line(study: optuna.Study, spec: Spec, total: int, workers: int) -> 
 
 def worker_loop(spec: Spec, options: RunOptions, total: int) -> None:
     study = open_study(spec, options.storage_url)
-    while (trial := claim_trial(study, spec, options.out_dir)) is not None:
+    while (trial := claim_trial(study, spec, options)) is not None:
         print(
             f"{progress_line(study, spec, total, options.workers)}; starting {trial_label(trial)}",
             file=sys.stderr,
@@ -345,15 +360,30 @@ def open_work(study: optuna.Study, spec: Spec) -> int:
     return spec.model.optuna.n_trials - len(study.get_trials(deepcopy=False, states=finished))
 
 
+def check_data(spec: Spec, cells: list[Cell], data_dir: Path | None) -> None:
+    """Fetch and verify the files of every data set the matrix reads before anything trains:
+    missing or corrupted data is one line naming it, not a failed first trial."""
+    from cnnablate.data.fetch import fetch_mnist, resolve_data_dir
+    from cnnablate.data.mnist import fashion_mnist_dir
+
+    configs = [cell_config(spec, cell.params) for cell in cells] or [spec.config_for({})]
+    names = {config.data.name for config in configs}
+    if names & {"mnist", "mnist-expanded"}:
+        fetch_mnist(resolve_data_dir(data_dir))
+    if "fashion-mnist" in names:
+        fashion_mnist_dir(data_dir)
+
+
 def run_spec(spec: Spec, options: RunOptions) -> optuna.Study:
     """Run (or resume) the whole matrix; returns the study when nothing is left to do here."""
     cells = enumerate_cells(spec) if spec.model.mode == "grid" else []
     check_cells(spec, cells)
+    check_data(spec, cells, options.data_dir)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     study = open_study(spec, options.storage_url)
     total = total_cells(spec, cells)
     for _ in range(3):  # a worker that died mid-trial leaves a cell to queue again
-        reconcile(study, spec, cells, options.out_dir)
+        reconcile(study, spec, cells, options)
         if open_work(study, spec) <= 0:
             break
         run_workers(spec, options, total)

@@ -9,6 +9,7 @@ launches; on a CPU it is off unless the spec asks (`pack_seeds: true`).
 from __future__ import annotations
 
 import json
+import time
 from contextlib import ExitStack
 from typing import Any
 
@@ -42,15 +43,18 @@ def packing_enabled(spec: Spec, accelerator: str | None) -> bool:
     return wanted == "gpu" or (wanted == "auto" and torch.cuda.is_available())
 
 
-def claim_pack(study: optuna.Study, spec: Spec, out_dir, storage_url: str) -> list[Trial]:
+def claim_pack(study: optuna.Study, spec: Spec, options: Any) -> list[Trial]:
     """Pop the waiting trials of the first waiting cell-without-seed (at most MAX_PACK)."""
-    with claim_lock(out_dir, storage_url):
+    with claim_lock(options.out_dir, options.storage_url):
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         if not waiting:
             return []
         first = combo_key(min(waiting, key=lambda t: t.number))
         count = min(MAX_PACK, sum(combo_key(t) == first for t in waiting))
         trials = [study.ask() for _ in range(count)]
+        for trial in trials:  # as claim_trial: never RUNNING without a worker and a heartbeat
+            for key, value in {**worker_identity(), "heartbeat": time.time()}.items():
+                trial.set_user_attr(key, value)
     claimed = []
     for trial in trials:
         if "cell" in trial.user_attrs:
@@ -91,8 +95,7 @@ def run_pack(study: optuna.Study, spec: Spec, trials: list[Trial], options: Any)
         return outcomes
     dirs = [trial_dir(options.out_dir, trial) for trial in todo]
     for trial, folder in zip(todo, dirs, strict=True):
-        for key, value in {**worker_identity(), "dir": str(folder)}.items():
-            trial.set_user_attr(key, value)
+        trial.set_user_attr("dir", str(folder))
     with ExitStack() as beats:
         for trial in todo:
             beats.enter_context(Heartbeat(study._storage, trial._trial_id))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -191,6 +192,26 @@ def apply_dict(config: ExperimentConfig, overrides: dict[str, Any]) -> Experimen
     return validate_config(tree)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error: otherwise
+    the last one silently wins and the first is lost without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges; keys given beside it override, as YAML says
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader reports unhashable keys itself
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _label(value: Any) -> Scalar:
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -237,7 +258,7 @@ def _strip(error: UserError) -> str:
 
 def parse_spec(text: str, where: str = "spec", path: Path | None = None) -> Spec:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -255,7 +276,7 @@ def parse_spec(text: str, where: str = "spec", path: Path | None = None) -> Spec
         apply_dict(base, {**model.base.set, **spec.budget_overrides()})
     except UserError as error:
         raise UserError(f"{where}: base: {_strip(error)}") from None
-    except (KeyError, IndexError, TypeError) as error:
+    except (KeyError, IndexError, TypeError, ValueError) as error:
         raise UserError(f"{where}: base.set: unknown key path ({error})") from None
     for factor, raw_levels in model.factors.items():
         try:
@@ -267,9 +288,21 @@ def parse_spec(text: str, where: str = "spec", path: Path | None = None) -> Spec
         for level in levels:
             _check_level(spec, factor, level, where)
         spec.levels[factor] = levels
+    _check_seeds_for(spec, where)
     if model.optuna:
         _check_space(spec, base, where)
     return spec
+
+
+def _check_seeds_for(spec: Spec, where: str) -> None:
+    """A `seeds_for` label that is no factor's level would be ignored without a word."""
+    labels = [lv.label for levels in spec.levels.values() for lv in levels]
+    for label in spec.model.seeds_for:
+        if label not in labels:
+            allowed = ", ".join(str(lv) for lv in labels if isinstance(lv, str)) or "(none)"
+            raise UserError(
+                f"{where}: seeds_for.{label}: no factor has a level '{label}'; levels: {allowed}"
+            )
 
 
 def param_targets(name: str, param: Any) -> list[str]:

@@ -29,6 +29,10 @@ def locate_study(target: str, storage_url: str | None) -> tuple[optuna.Study, Sp
             names = ", ".join(s.study_name for s in summaries) or "none"
             raise UserError(f"{url}: expected one study, found: {names}; name the spec instead")
         study = optuna.load_study(study_name=summaries[0].study_name, storage=storage)
+        if "spec_text" not in study.user_attrs:
+            raise UserError(
+                f"{url}: study '{study.study_name}' was not made by cnnablate (no stored spec)"
+            )
         spec = parse_spec(study.user_attrs["spec_text"], where=f"{path} (stored spec)")
         return study, spec
     spec = load_spec(path)

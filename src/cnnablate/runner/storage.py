@@ -3,7 +3,10 @@
 - Storage: SQLite in the results folder by default; any Optuna storage URL otherwise
   (`postgresql://...` to spread workers over machines, `journal:PATH` for a journal file).
 - Claiming: popping a waiting trial is atomic on PostgreSQL and on journal storage but not on
-  SQLite, so workers on one machine take an exclusive file lock around every claim.
+  SQLite, so workers on one machine take an exclusive file lock around every claim. Enqueueing
+  the cells and failing lost trials is not atomic anywhere: on PostgreSQL, where machines share
+  a study, the same section also holds a database-wide advisory lock (as does creating the
+  tables, which two processes starting on an empty database would otherwise race).
 - Liveness: each running trial carries its worker's host, pid, process start time and a
   heartbeat. A trial whose worker is gone (same host, process dead) or silent for longer than
   `stale_after_s` is failed and its cell queued again. Optuna's own heartbeat covers only RDB
@@ -20,14 +23,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
+import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from cnnablate.errors import UserError
 
 HEARTBEAT_S = 5.0
+ADVISORY_LOCK_KEY = 0x636E6E61626C6174  # "cnnablat": one lock for table creation and claims
 
 
 def default_storage_url(out_dir: Path) -> str:
@@ -42,20 +48,48 @@ def open_storage(url: str) -> BaseStorage:
         engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
         if url.startswith("postgresql"):
             engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
-        return RDBStorage(url, engine_kwargs=engine_kwargs)
+        with database_lock(url):  # RDBStorage creates the tables of an empty database
+            return RDBStorage(url, engine_kwargs=engine_kwargs)
     except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"--storage {url!r}: cannot open ({first})") from None
 
 
+@cache
+def _lock_engine(url: str) -> sqlalchemy.Engine:
+    # NullPool: closing a connection ends its server session, and with it the session's locks.
+    return sqlalchemy.create_engine(
+        url, poolclass=sqlalchemy.NullPool, connect_args={"connect_timeout": 10}
+    )
+
+
 @contextmanager
-def claim_lock(out_dir: Path) -> Iterator[None]:
-    """Exclusive across the processes of this machine: one claim (pop, enqueue) at a time."""
+def database_lock(url: str) -> Iterator[None]:
+    """Exclusive across every process on a PostgreSQL database; nothing for other storages.
+
+    A session-level advisory lock: the server releases it when the holder's connection ends,
+    so a killed process never leaves it held.
+    """
+    if not url.startswith("postgresql"):
+        yield
+        return
+    with _lock_engine(url).connect() as connection:
+        connection.execute(
+            sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+        )
+        yield
+
+
+@contextmanager
+def claim_lock(out_dir: Path, storage_url: str) -> Iterator[None]:
+    """Exclusive across the processes of this machine (and, on PostgreSQL, of every machine):
+    one claim (pop, enqueue, fail lost trials) at a time."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / ".claim.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            with database_lock(storage_url):
+                yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from cnnablate.config import apply_overrides, with_budget
-from cnnablate.presets import get_preset
 from cnnablate.module import load_trained
+from cnnablate.presets import get_preset
 from cnnablate.train import best_validation, train
 
 TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "achieved_flops_per_s", "wall_s", "pid"}

@@ -190,3 +190,17 @@ def test_changed_spec_refuses_the_old_results(tiny_spec, tmp_path):
             load_spec(tiny_spec), RunOptions(out_dir=out, storage_url=default_storage_url(out))
         )
     assert (out / "results.parquet").read_bytes() == before
+
+
+def test_packed_seeds_run_each_cell_once_as_separate_trials(tiny_spec, tmp_path):
+    tiny_spec.write_text(tiny_spec.read_text() + "pack_seeds: true\ncheckpoint: true\n")
+    out = tmp_path / "out"
+    spec = load_spec(tiny_spec)
+    run_spec(spec, RunOptions(out_dir=out, storage_url=default_storage_url(out)))
+    study = load(out)
+    assert completed_per_cell(study) == Counter({c.key: 1 for c in enumerate_cells(spec)})
+    table = read_results(out)
+    assert set(table["pack_size"]) == {3}  # two activations, three seeds packed in each
+    assert table.groupby("param.model.activation")["pid"].nunique().eq(1).all()
+    assert len(set(table["test_loss"])) == 6
+    assert all((Path(d) / "best.ckpt").exists() for d in table["dir"])

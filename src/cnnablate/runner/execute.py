@@ -33,6 +33,7 @@ from cnnablate.runner.grid import (
     enumerate_cells,
     search_space,
 )
+from cnnablate.runner.packing import claim_pack, group_by_combo, packing_enabled, run_pack
 from cnnablate.runner.results import results_table, write_results
 from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, param_targets, parse_spec
 from cnnablate.runner.storage import (
@@ -229,6 +230,11 @@ def pruning_callbacks(spec: Spec, trial: Trial) -> list:
     return [PyTorchLightningPruningCallback(trial, monitor=monitor)]
 
 
+def trial_dir(out_dir: Path, trial: Trial) -> Path:
+    slug = trial.user_attrs.get("cell_slug") or f"trial-{trial.number}"
+    return out_dir / "trials" / f"{trial.number:04d}-{slug}"
+
+
 def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions) -> str:
     """Train one claimed trial and tell Optuna how it ended; returns the outcome."""
     from cnnablate.train import train
@@ -238,16 +244,15 @@ def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions
         trial.set_user_attr("failure", f"duplicate of trial {duplicate.number}")
         study.tell(trial, state=TrialState.FAIL)
         return "duplicate"
-    slug = trial.user_attrs.get("cell_slug") or f"trial-{trial.number}"
-    trial_dir = options.out_dir / "trials" / f"{trial.number:04d}-{slug}"
-    trial.set_user_attr("dir", str(trial_dir))
+    folder = trial_dir(options.out_dir, trial)
+    trial.set_user_attr("dir", str(folder))
     with Heartbeat(study._storage, trial._trial_id):
         config, seed, preset = trial_setup(spec, trial)
         try:
             result = train(
                 config,
                 seed=seed,
-                out_dir=trial_dir,
+                out_dir=folder,
                 accelerator=options.accelerator or spec.model.accelerator,
                 data_dir=options.data_dir,
                 preset=preset,
@@ -287,20 +292,36 @@ def progress_line(study: optuna.Study, spec: Spec, total: int, workers: int) -> 
     return f"[{spec.name}] {len(done)}/{total} done, {running} running{eta}"
 
 
+def claim_work(study: optuna.Study, spec: Spec, options: RunOptions, pack: bool) -> list[Trial]:
+    if pack:
+        return claim_pack(study, spec, options)
+    trial = claim_trial(study, spec, options)
+    return [] if trial is None else [trial]
+
+
+def run_work(study: optuna.Study, spec: Spec, trials: list[Trial], options: RunOptions) -> None:
+    for group in group_by_combo(trials):
+        outcomes = (
+            run_pack(study, spec, group, options)
+            if len(group) > 1
+            else [run_trial(study, spec, group[0], options)]
+        )
+        for trial, outcome in zip(group, outcomes, strict=False):
+            print(
+                f"[{spec.name}] trial {trial.number} {trial_label(trial)}: {outcome}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 def worker_loop(spec: Spec, options: RunOptions, total: int) -> None:
     study = open_study(spec, options.storage_url)
-    while (trial := claim_trial(study, spec, options)) is not None:
-        print(
-            f"{progress_line(study, spec, total, options.workers)}; starting {trial_label(trial)}",
-            file=sys.stderr,
-            flush=True,
-        )
-        outcome = run_trial(study, spec, trial, options)
-        print(
-            f"[{spec.name}] trial {trial.number} {trial_label(trial)}: {outcome}",
-            file=sys.stderr,
-            flush=True,
-        )
+    pack = packing_enabled(spec, options.accelerator)
+    while trials := claim_work(study, spec, options, pack):
+        labels = ", ".join(trial_label(t) for t in trials)
+        progress = progress_line(study, spec, total, options.workers)
+        print(f"{progress}; starting {labels}", file=sys.stderr, flush=True)
+        run_work(study, spec, trials, options)
         write_results(options.out_dir, results_table(study))
 
 

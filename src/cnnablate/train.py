@@ -281,6 +281,7 @@ def train_seeds(
     SGD updates (smoke runs); the result records it.
     """
     started = time.perf_counter()
+    commit = git_commit()  # the code that runs, not whatever HEAD is when the run ends
     accelerator = resolve_accelerator(accelerator)
     out_dirs = [Path(d) for d in out_dirs]
     packed = len(seeds) > 1
@@ -325,7 +326,7 @@ def train_seeds(
         "device": describe_device(module.device),
         "accelerator": accelerator,
         "versions": versions(),
-        "commit": git_commit(),
+        "commit": commit,
         "hostname": platform.node(),
         "pid": os.getpid(),
         "config": config.model_dump(),

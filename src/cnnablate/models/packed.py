@@ -46,5 +46,7 @@ class PackedNetwork(nn.Module):
     def unpack(self, index: int) -> nn.Module:
         """Copy `index` as an ordinary network."""
         net = copy.deepcopy(self._template[0]).to_empty(device=self.stacked[0].device)
-        net.load_state_dict({n: p[index].detach() for n, p in zip(self.names, self.stacked, strict=True)})
+        net.load_state_dict(
+            {n: p[index].detach() for n, p in zip(self.names, self.stacked, strict=True)}
+        )
         return net

@@ -1,0 +1,33 @@
+"""Evaluation throughput of `cnnablate.train.evaluate`: no gradients, the preset's eval batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.comparators import OURS, load_datamodule
+from cnnablate.data.batches import EvalBatches
+from cnnablate.module import Classifier
+from cnnablate.presets import get_preset
+from cnnablate.train import evaluate
+
+ROUNDS = 5
+
+
+@pytest.mark.parametrize("preset", ["nielsen-conv2-relu", "udl-cnn"])
+def test_evaluation(preset: str, measure) -> None:
+    config = get_preset(preset).config
+    datamodule = load_datamodule(config)
+    module = Classifier(config, datamodule.input_shape, datamodule.num_train)
+    # The training split: more samples than the test split, for a steadier timing.
+    split = datamodule.splits["train"]
+    batches = EvalBatches(split.x, split.y, config.data.eval_batch_size)
+    # evaluate() runs its first batch once more, untimed by itself but timed here.
+    samples = len(split) + min(len(split), config.data.eval_batch_size)
+    measure(
+        lambda: evaluate(module, batches),
+        rounds=ROUNDS,
+        kind="eval",
+        network=preset,
+        contender=OURS,
+        samples=samples,
+    )

@@ -48,7 +48,9 @@ def open_storage(url: str) -> BaseStorage:
         engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
         if url.startswith("postgresql"):
             engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
-        with database_lock(url):  # RDBStorage creates the tables of an empty database
+        # RDBStorage creates the tables of an empty database: two processes opening it at once
+        # (a run and a status, two workers) would race.
+        with database_lock(url), sqlite_file_lock(url):
             return RDBStorage(url, engine_kwargs=engine_kwargs)
     except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -61,6 +63,21 @@ def _lock_engine(url: str) -> sqlalchemy.Engine:
     return sqlalchemy.create_engine(
         url, poolclass=sqlalchemy.NullPool, connect_args={"connect_timeout": 10}
     )
+
+
+@contextmanager
+def sqlite_file_lock(url: str) -> Iterator[None]:
+    """Exclusive across the processes of this machine for a SQLite file; nothing otherwise."""
+    path = url.removeprefix("sqlite:///")
+    if not url.startswith("sqlite:///") or path == ":memory:" or not Path(path).parent.is_dir():
+        yield  # nothing to share, or a folder SQLite itself will refuse
+        return
+    with open(f"{path}.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

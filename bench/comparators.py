@@ -11,16 +11,19 @@ cost (its loss, plus its L2 term when it has one, as `Classifier.objective` does
 preset's learning rate and batch size, on the same training tensors. The nielsen-* presets train
 on synthetic MNIST-shaped data (uint8 pixels, 28×28, turned into floats in [0, 1]): speed does not
 depend on the pixel values, and the benchmarks must not need the MNIST files.
+
+Each runner returns its steady-state throughput, measured by a `SteadyClock` in the same way for
+all three: samples per second after the first `WARMUP_UPDATES` SGD updates.
 """
 
 from __future__ import annotations
 
 import itertools
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from unittest.mock import patch
 
 import pytorch_lightning as pl
@@ -37,10 +40,11 @@ from cnnablate.module import l2_coefficient
 from cnnablate.presets import get_preset
 from cnnablate.train import train
 
-SYNTHETIC_TRAIN = 6_000
+SYNTHETIC_TRAIN = 8_000
 SYNTHETIC_EVAL = 1_000
 SEED = 0
 OURS, STOCK, PLAIN = "ours", "stock Lightning", "plain loop"
+WARMUP_UPDATES = 150  # ours: its first 3 blocks, as its own ThroughputMeter leaves out
 
 Cost = Callable[[nn.Module, Tensor, Tensor], Tensor]
 
@@ -120,17 +124,59 @@ class Workload:
         return cost
 
 
-def run_ours(workload: Workload, updates: int, out_dir: Path | None = None) -> dict[str, Any]:
+class SteadyClock(pl.Callback):
+    """Samples per second from the first step that ends past the warm-up to the last step's end.
+
+    A step is a Lightning training step (a block of updates for ours, one update for stock
+    Lightning) or, in the plain loop, one update; `tick` is called at its end. Everything between
+    the two ends counts, epoch boundaries included (and ours' validation if an epoch that holds
+    one ended inside: in these runs none does, it comes after the last step).
+    """
+
+    def __init__(self, warmup_samples: int) -> None:
+        self.warmup_samples = warmup_samples
+        self.samples = 0
+        self.start: tuple[int, float] | None = None
+        self.end: tuple[int, float] | None = None
+
+    def tick(self, samples: int) -> None:
+        self.samples += samples
+        mark = (self.samples, time.perf_counter())
+        if self.start is None:
+            if self.samples >= self.warmup_samples:
+                self.start = mark
+        else:
+            self.end = mark
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_index) -> None:
+        self.tick(batch[1].numel())
+
+    @property
+    def samples_per_s(self) -> float:
+        if self.start is None or self.end is None:
+            raise RuntimeError("the run ended within the warm-up: give it more updates")
+        (samples_0, time_0), (samples_1, time_1) = self.start, self.end
+        return (samples_1 - samples_0) / (time_1 - time_0)
+
+
+def clock_for(workload: Workload) -> SteadyClock:
+    return SteadyClock(WARMUP_UPDATES * workload.batch_size)
+
+
+def run_ours(workload: Workload, updates: int) -> float:
+    clock = clock_for(workload)
     with tempfile.TemporaryDirectory() as scratch, synthetic_mnist_registered():
-        return train(
+        train(
             workload.config,
             seed=SEED,
-            out_dir=out_dir or Path(scratch),
+            out_dir=Path(scratch),
             accelerator="cpu",
             preset=workload.preset,
             progress=False,
             step_cap=updates,
+            callbacks=[clock],
         )
+    return clock.samples_per_s
 
 
 class StockClassifier(pl.LightningModule):
@@ -150,8 +196,9 @@ class StockClassifier(pl.LightningModule):
         return self.workload.optimizer(self.net)
 
 
-def run_stock_lightning(workload: Workload, updates: int) -> None:
+def run_stock_lightning(workload: Workload, updates: int) -> float:
     torch.manual_seed(SEED)
+    clock = clock_for(workload)
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=1,
@@ -161,8 +208,10 @@ def run_stock_lightning(workload: Workload, updates: int) -> None:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        callbacks=[clock],
     )
     trainer.fit(StockClassifier(workload), train_dataloaders=workload.loader())
+    return clock.samples_per_s
 
 
 def endless(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
@@ -170,8 +219,9 @@ def endless(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
     return itertools.chain.from_iterable(itertools.repeat(loader))
 
 
-def run_plain_loop(workload: Workload, updates: int) -> None:
+def run_plain_loop(workload: Workload, updates: int) -> float:
     torch.manual_seed(SEED)
+    clock = clock_for(workload)
     net = workload.network()
     optimizer = workload.optimizer(net)
     cost = workload.cost()
@@ -180,3 +230,5 @@ def run_plain_loop(workload: Workload, updates: int) -> None:
         optimizer.zero_grad()
         cost(net, x, y).backward()
         optimizer.step()
+        clock.tick(len(y))
+    return clock.samples_per_s

@@ -1,8 +1,10 @@
-"""Settings every contender gets alike, a `measure` fixture, and the ratio table at the end.
+"""Settings every contender gets alike, a `measure` fixture, the ratio table and the ratio check.
 
 Each benchmark records the fastest of its rounds; at the end of the run the steady-state
 throughputs and the ratios ours/stock Lightning and ours/plain loop are printed and written to
-`bench/results/latest.md`.
+`bench/results/latest.md`. Under `--benchmark-compare`, a ratio more than `RATIO_TOLERANCE` below
+the baseline's fails the run: ratios measured side by side move far less with the load of this
+shared machine than the times themselves, which pytest-benchmark's own check compares.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 import torch
 
-from bench.comparators import OURS, PLAIN, STOCK
+from bench.comparators import OURS, PLAIN, STOCK, WARMUP_UPDATES
 from cnnablate.cli import quiet_lightning
 from cnnablate.train import describe_device
 
@@ -25,6 +27,7 @@ THREADS = 2
 RESULTS_FILE = Path(__file__).parent / "results" / "latest.md"
 # The issue's targets: (ours/stock, ours/plain) at least.
 TARGETS = {"nielsen-conv2-relu": (1.4, 1.0), "udl-cnn": (1.5, 1.1)}
+RATIO_TOLERANCE = 0.20
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,25 @@ class Measurement:
     network: str
     contender: str
     samples: int  # processed by one call of the benchmarked function
-    seconds: float  # the fastest round
+    seconds: float  # the fastest call
+    rate: float  # samples/s: training, the best steady state inside a run; else samples/seconds
     batch: int | None = None  # training: the mini-batch size
+
+    @classmethod
+    def from_json(cls, bench: dict[str, Any]) -> Measurement:
+        """From a benchmark of a saved run (pytest-benchmark's JSON)."""
+        info = bench["extra_info"]
+        fields = ("kind", "network", "contender", "samples", "batch")
+        return cls(
+            **{key: info.get(key) for key in fields},
+            seconds=bench["stats"]["min"],
+            rate=info["samples_per_s"],
+        )
 
 
 MEASUREMENTS = pytest.StashKey[list[Measurement]]()
+BASELINE = pytest.StashKey[list[Measurement]]()
+RATIO_REGRESSIONS = pytest.StashKey[list[str]]()
 LOAD_AT_START = pytest.StashKey[float]()
 
 
@@ -51,6 +68,24 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     machine_info["device"] = device()
     machine_info["torch"] = torch.__version__
+
+
+def pytest_benchmark_compare_machine_info(
+    config: pytest.Config, benchmarksession, machine_info: dict, compared_benchmark: dict
+) -> None:
+    """Keep the baseline run that --benchmark-compare loaded, for the ratio check."""
+    benches = [b for b in compared_benchmark["benchmarks"] if "samples_per_s" in b["extra_info"]]
+    config.stash[BASELINE] = [Measurement.from_json(b) for b in benches]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if BASELINE not in config.stash:
+        return
+    regressions = ratio_regressions(config.stash[MEASUREMENTS], config.stash[BASELINE])
+    config.stash[RATIO_REGRESSIONS] = regressions
+    if regressions:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def cpu_model() -> str:
@@ -73,17 +108,24 @@ def same_torch_settings() -> None:
 
 
 @pytest.fixture
-def measure(benchmark, request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """`measure(fn, rounds=, kind=, network=, contender=, samples=[, batch=])`: time and record."""
+def measure(benchmark, request: pytest.FixtureRequest) -> Callable[..., None]:
+    """`measure(fn, rounds=, kind=, network=, contender=, samples=[, batch=])`: time and record.
 
-    def run(fn: Callable[[], Any], *, rounds: int, **info: Any) -> Any:
+    With `in_run_rate=True`, `fn` returns the samples/s it measured itself and the best round's
+    is recorded; otherwise the rate is `samples` over the fastest call.
+    """
+
+    def run(fn: Callable[[], Any], *, rounds: int, in_run_rate: bool = False, **info: Any) -> None:
         # The load average goes with each benchmark: other processes distort its timing.
         benchmark.extra_info.update(info, threads=THREADS, load_average=os.getloadavg()[0])
-        result = benchmark.pedantic(fn, rounds=rounds, iterations=1)
-        if benchmark.stats is not None:  # None under --benchmark-disable
-            seconds = benchmark.stats.stats.min
-            request.config.stash[MEASUREMENTS].append(Measurement(**info, seconds=seconds))
-        return result
+        results: list[Any] = []
+        benchmark.pedantic(lambda: results.append(fn()), rounds=rounds, iterations=1)
+        if benchmark.stats is None:  # --benchmark-disable
+            return
+        seconds = benchmark.stats.stats.min
+        rate = max(results) if in_run_rate else info["samples"] / seconds
+        benchmark.extra_info["samples_per_s"] = rate
+        request.config.stash[MEASUREMENTS].append(Measurement(**info, seconds=seconds, rate=rate))
 
     return run
 
@@ -103,7 +145,7 @@ def write_summary(terminalreporter, config: pytest.Config) -> None:
     if not measurements:
         return
     load = (config.stash[LOAD_AT_START], os.getloadavg()[0])
-    text = report(measurements, load)
+    text = report(measurements, load, config.stash.get(RATIO_REGRESSIONS, None))
     terminalreporter.write_sep("=", "throughput (samples/s) and ratios")
     terminalreporter.write_line(text)
     RESULTS_FILE.parent.mkdir(exist_ok=True)
@@ -114,27 +156,13 @@ def write_summary(terminalreporter, config: pytest.Config) -> None:
 # --- the report ---------------------------------------------------------------------------
 
 
-def by_contender(
-    measurements: list[Measurement], kind: str
-) -> dict[str, dict[str, list[Measurement]]]:
-    table: dict[str, dict[str, list[Measurement]]] = {}
+def rates(measurements: list[Measurement], kind: str) -> dict[str, dict[str, float]]:
+    """{network: {contender: samples/s}} of one kind of benchmark."""
+    table: dict[str, dict[str, float]] = {}
     for m in measurements:
         if m.kind == kind:
-            table.setdefault(m.network, {}).setdefault(m.contender, []).append(m)
+            table.setdefault(m.network, {})[m.contender] = m.rate
     return table
-
-
-def steady_rate(runs: list[Measurement]) -> float | None:
-    """(N2 − N1)·B / (t2 − t1) from the shortest and the longest run; start-up cancels."""
-    short, long = min(runs, key=lambda m: m.samples), max(runs, key=lambda m: m.samples)
-    if long.samples == short.samples or long.seconds <= short.seconds:
-        return None
-    return (long.samples - short.samples) / (long.seconds - short.seconds)
-
-
-def call_rate(runs: list[Measurement]) -> float:
-    best = min(runs, key=lambda m: m.seconds / m.samples)
-    return best.samples / best.seconds
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -157,24 +185,43 @@ def verdict(network: str, vs_stock: float | None, vs_plain: float | None) -> str
     return f"≥{want_stock}×, ≥{want_plain}×: {'met' if met else 'NOT met'}"
 
 
+def training_ratios(measurements: list[Measurement]) -> dict[tuple[str, str], float | None]:
+    """{(network, "ours/stock" or "ours/plain"): ratio}."""
+    ratios = {}
+    for network, rate in rates(measurements, "train").items():
+        ratios[network, "ours/stock"] = ratio(rate.get(OURS), rate.get(STOCK))
+        ratios[network, "ours/plain"] = ratio(rate.get(OURS), rate.get(PLAIN))
+    return ratios
+
+
+def ratio_regressions(
+    measurements: list[Measurement], baseline: list[Measurement], tolerance: float = RATIO_TOLERANCE
+) -> list[str]:
+    before = training_ratios(baseline)
+    regressions = []
+    for (network, which), value in training_ratios(measurements).items():
+        was = before.get((network, which))
+        if value is not None and was is not None and value < was * (1 - tolerance):
+            regressions.append(f"{network} {which}: {value:.2f}× against {was:.2f}× before")
+    return regressions
+
+
 def training_table(measurements: list[Measurement]) -> str:
+    ratios = training_ratios(measurements)
     rows = []
-    for network, contenders in by_contender(measurements, "train").items():
-        rate = {name: steady_rate(runs) for name, runs in contenders.items()}
-        vs_stock = ratio(rate.get(OURS), rate.get(STOCK))
-        vs_plain = ratio(rate.get(OURS), rate.get(PLAIN))
-        batch = str(next(iter(contenders.values()))[0].batch)
-        rates = [number(rate.get(name)) for name in (OURS, STOCK, PLAIN)]
-        ratios = [times(vs_stock), times(vs_plain), verdict(network, vs_stock, vs_plain)]
-        rows.append([network, batch, *rates, *ratios])
+    for network, rate in rates(measurements, "train").items():
+        vs_stock, vs_plain = ratios[network, "ours/stock"], ratios[network, "ours/plain"]
+        batch = next(m.batch for m in measurements if m.kind == "train" and m.network == network)
+        speeds = [number(rate.get(name)) for name in (OURS, STOCK, PLAIN)]
+        verdicts = [times(vs_stock), times(vs_plain), verdict(network, vs_stock, vs_plain)]
+        rows.append([network, str(batch), *speeds, *verdicts])
     header = ["network", "batch", OURS, STOCK, PLAIN, "ours/stock", "ours/plain", "target"]
     return markdown(header, rows)
 
 
 def simple_table(measurements: list[Measurement], kind: str, contenders: list[str]) -> str:
     rows = []
-    for network, runs in by_contender(measurements, kind).items():
-        rate = {name: call_rate(r) for name, r in runs.items()}
+    for network, rate in rates(measurements, kind).items():
         rows.append([network, *(number(rate.get(name)) for name in contenders)])
         if len(contenders) == 2:
             rows[-1].append(times(ratio(rate.get(contenders[0]), rate.get(contenders[1]))))
@@ -182,7 +229,9 @@ def simple_table(measurements: list[Measurement], kind: str, contenders: list[st
     return markdown(["network", *contenders, *ratio_header], rows)
 
 
-def report(measurements: list[Measurement], load: tuple[float, float]) -> str:
+def report(
+    measurements: list[Measurement], load: tuple[float, float], regressions: list[str] | None
+) -> str:
     kinds = {m.kind for m in measurements}
     sections = [
         f"Device: {device()}, torch {torch.__version__}. "
@@ -191,9 +240,8 @@ def report(measurements: list[Measurement], load: tuple[float, float]) -> str:
     ]
     if "train" in kinds:
         sections.append(
-            "## Training, steady state\n\nEach contender is timed on a run of N1 and of N2 "
-            "updates (fastest of the rounds each): (N2 − N1)·B / (t2 − t1).\n\n"
-            + training_table(measurements)
+            "## Training, steady state\n\nSamples/s inside each run after a warm-up of "
+            f"{WARMUP_UPDATES} updates, the best of the rounds.\n\n" + training_table(measurements)
         )
     if "eval" in kinds:
         sections.append(
@@ -202,8 +250,13 @@ def report(measurements: list[Measurement], load: tuple[float, float]) -> str:
         )
     if "data" in kinds:
         sections.append(
-            "## Data path: one epoch of training mini-batches\n\n"
+            "## Data path: epochs of training mini-batches, no training\n\n"
             + simple_table(measurements, "data", ["TrainBlocks", "DataLoader"])
+        )
+    if regressions is not None:
+        lines = "\n".join(f"- {line}" for line in regressions) or "none"
+        sections.append(
+            f"## Ratios more than {RATIO_TOLERANCE:.0%} below the baseline's\n\n{lines}"
         )
     return "\n\n".join(sections)
 

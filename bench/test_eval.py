@@ -10,7 +10,7 @@ from cnnablate.module import Classifier
 from cnnablate.presets import get_preset
 from cnnablate.train import evaluate
 
-ROUNDS = 5
+ROUNDS = 3
 
 
 @pytest.mark.parametrize("preset", ["nielsen-conv2-relu", "udl-cnn"])

@@ -1,11 +1,8 @@
 """The runner end to end on tiny budgets: resume after SIGKILL, parallel workers, divergence,
 the results table against the storage, and Optuna's own CLI on our storage."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from cnnablate.runner.grid import enumerate_cells
 from cnnablate.runner.results import read_results
 from cnnablate.runner.spec import load_spec
 from cnnablate.runner.storage import default_storage_url
+from tests.reliability.processes import RunProcess
 
 
 def load(out_dir: Path, name: str = "tiny") -> optuna.Study:
@@ -66,26 +64,18 @@ def test_grid_runs_every_cell_once_and_table_matches_storage(tiny_spec, tmp_path
 
 
 def test_resume_after_sigkill_leaves_exactly_one_completed_trial_per_cell(tiny_spec, tmp_path):
+    # Trials long enough (hundreds of updates) that the kill lands inside the second one.
+    tiny_spec.write_text(tiny_spec.read_text().replace("max_steps: 24", "max_steps: 400"))
     out = tmp_path / "out"
-    proc = cli("run", str(tiny_spec), "--out", str(out), cwd=tmp_path)
-    deadline = time.time() + 240
-    while time.time() < deadline:  # kill once at least one trial is done and another running
-        time.sleep(0.2)
-        if (out / "study.db").exists():
-            try:
-                states = Counter(t.state for t in load(out).get_trials())
-            except Exception:
-                continue
-            if states[TrialState.COMPLETE] >= 1 and states[TrialState.RUNNING] == 1:
-                break
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    run = RunProcess("run", str(tiny_spec), "--out", str(out), cwd=tmp_path)
+    assert run.wait_for_line("starting", count=2, timeout=240), "".join(run.lines)
+    assert run.kill(), "the run ended before the kill"
     before = load(out).get_trials()
+    assert Counter(t.state for t in before)[TrialState.COMPLETE] >= 1
     assert any(t.state == TrialState.RUNNING for t in before), "killed while a trial ran"
 
-    again = cli("run", str(tiny_spec), "--out", str(out), cwd=tmp_path)
-    output, _ = again.communicate(timeout=300)
-    assert again.returncode == 0, output
+    code, output = RunProcess("run", str(tiny_spec), "--out", str(out), cwd=tmp_path).finish(300)
+    assert code == 0, output
     study = load(out)
     spec = load_spec(tiny_spec)
     assert completed_per_cell(study) == Counter({c.key: 1 for c in enumerate_cells(spec)})

@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+import torch
 
 from cnnablate.config import apply_overrides, with_budget
 from cnnablate.module import load_trained
@@ -148,3 +149,41 @@ def test_packed_checkpoints_load_as_single_networks(tmp_path):
     train_seeds(config, [0, 1], [tmp_path / "a", tmp_path / "b"], progress=False, checkpoint=True)
     module = load_trained(tmp_path / "b" / "best.ckpt")
     assert module.copies == 1 and module.config == config
+
+
+def test_channels_last_trains_the_same_network_as_contiguous(tmp_path, mnist_data_dir):
+    """The CPU's default layout for 2-D conv nets changes speed, not what is learned."""
+    runs = {}
+    for layout in ("channels_last", "contiguous"):
+        config = apply_overrides(
+            get_preset("nielsen-conv2-relu").config,
+            [f"train.memory_format={layout}", "train.steps_per_block=20"],
+        )
+        runs[layout] = train(
+            with_budget(config, max_steps=60),
+            seed=2,
+            out_dir=tmp_path / layout,
+            data_dir=mnist_data_dir,
+            progress=False,
+            checkpoint=True,
+        )
+    fast, plain = runs["channels_last"], runs["contiguous"]
+    assert fast["steps"] == plain["steps"] == 60
+    assert fast["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-4)
+    assert fast["test_loss"] == pytest.approx(plain["test_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("memory_format", "accelerator", "channels_last"),
+    [("auto", "cpu", True), ("auto", "gpu", False), ("contiguous", "cpu", False)],
+)
+def test_memory_format_of_2d_conv_weights(memory_format, accelerator, channels_last):
+    from cnnablate.module import Classifier
+    from cnnablate.train import set_memory_format
+
+    config = get_preset("nielsen-conv2").config
+    module = Classifier(config, (1, 28, 28), num_train=50_000)
+    set_memory_format(module, memory_format, accelerator)
+    weight = module.net[0][1].conv.weight  # 40 x 20 x 5 x 5: the layouts differ
+    assert weight.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert weight.is_contiguous() == (not channels_last)

@@ -97,6 +97,9 @@ class TrainConfig(StrictModel):
     eval_every_epochs: PositiveInt = 1
     # Mini-batch updates per Lightning step: same updates, same order, less per-step overhead.
     steps_per_block: PositiveInt = 50
+    # Layout of 2-D conv weights and activations. auto: channels_last on the CPU, where oneDNN's
+    # convolutions (and their backward) run about 1.4x faster in it at the lecture's batch sizes.
+    memory_format: Literal["auto", "channels_last", "contiguous"] = "auto"
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainConfig:

@@ -213,6 +213,13 @@ def best_checkpoint(datamodule: TensorDataModule, out_dir: Path) -> ModelCheckpo
     )
 
 
+def set_memory_format(module: Classifier, memory_format: str, accelerator: str) -> None:
+    """Put 2-D conv weights in channels_last where asked (auto: on the CPU); the activations
+    follow the weights' layout. Other tensors, and packed (5-D) weights, are left as they are."""
+    if memory_format == "channels_last" or (memory_format == "auto" and accelerator == "cpu"):
+        module.net.to(memory_format=torch.channels_last)
+
+
 def build_trainer(
     config: ExperimentConfig,
     accelerator: str,
@@ -298,6 +305,7 @@ def train_seeds(
     module = Classifier(
         config, datamodule.input_shape, datamodule.num_train, seeds=seeds if packed else None
     )
+    set_memory_format(module, config.train.memory_format, accelerator)
     pl.seed_everything(seeds[0], verbose=False)  # dropout streams start as in a lone run
     meter = ThroughputMeter()
     progress = sys.stderr.isatty() if progress is None else progress

@@ -7,7 +7,7 @@
 - plain loop: zero_grad / forward / cost / backward / step over the same kind of DataLoader.
 
 All three build the network with `build_network` from the preset's config, minimise the preset's
-cost (its loss, plus its L2 term when it has one, as `Classifier.objective` does) with SGD at the
+cost (its loss, plus Nielsen's L2 term `Classifier.l2_penalty` when it has one) with SGD at the
 preset's learning rate and batch size, on the same training tensors. The nielsen-* presets train
 on synthetic MNIST-shaped data (uint8 pixels, 28×28, turned into floats in [0, 1]): speed does not
 depend on the pixel values, and the benchmarks must not need the MNIST files.

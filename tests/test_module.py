@@ -42,7 +42,7 @@ def test_a_block_makes_one_sgd_update_per_mini_batch_in_order():
     torch.manual_seed(0)
     module = Classifier(config(l2=0.5), (1, 12), num_train=40)
     reference = copy.deepcopy(module.net)
-    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    optimizer = module.configure_optimizers()  # applies the L2 gradient as weight decay
     module.optimizers = lambda: type("Wrapped", (), {"optimizer": optimizer})()
     module._trainer = FakeTrainer()
     xs, ys = torch.randn(4, 10, 1, 12), torch.randint(0, 10, (4, 10))
@@ -70,3 +70,16 @@ def test_non_finite_loss_marks_divergence_and_stops():
     xs = torch.full((2, 10, 1, 12), float("nan"))
     module.training_step((xs, torch.zeros(2, 10, dtype=torch.long)), 0)
     assert module.diverged_at == 2 and module._trainer.should_stop
+
+
+@pytest.mark.parametrize("seeds", [None, [0, 1]])
+def test_l2_decays_weights_only_alone_and_packed(seeds):
+    module = Classifier(config(l2=2.0, weight_decay=0.01), (1, 12), num_train=100, seeds=seeds)
+    weights, others = module.parameter_groups()
+    assert weights["weight_decay"] == pytest.approx(0.2 + 0.01)  # λ / 10 mini-batches + plain
+    assert others["weight_decay"] == pytest.approx(0.01)
+    penalised = {id(p) for p in weights["params"]}
+    module.l2_penalty().backward()
+    for param in module.parameters():
+        assert (param.grad is not None) == (id(param) in penalised)
+    assert len(penalised) + len(others["params"]) == len(list(module.parameters()))

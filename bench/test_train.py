@@ -22,7 +22,7 @@ from bench.comparators import (
     run_stock_lightning,
 )
 
-ROUNDS = 3
+ROUNDS = 5
 # One preset per family: Nielsen's convnets and MLPs, UDL's MNIST-1D networks. The nielsen-*
 # runs stay within one epoch of the synthetic MNIST (800 updates of 10); udl-cnn's are 25 epochs
 # of 40 updates.

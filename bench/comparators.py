@@ -40,7 +40,7 @@ from cnnablate.module import l2_coefficient
 from cnnablate.presets import get_preset
 from cnnablate.train import train
 
-SYNTHETIC_TRAIN = 8_000
+SYNTHETIC_TRAIN = 40_000
 SYNTHETIC_EVAL = 1_000
 SEED = 0
 OURS, STOCK, PLAIN = "ours", "stock Lightning", "plain loop"

@@ -41,15 +41,25 @@ class Measurement:
     batch: int | None = None  # training: the mini-batch size
 
     @classmethod
-    def from_json(cls, bench: dict[str, Any]) -> Measurement:
-        """From a benchmark of a saved run (pytest-benchmark's JSON)."""
+    def from_json(cls, bench: dict[str, Any]) -> list[Measurement]:
+        """From a benchmark of a saved run (pytest-benchmark's JSON): one measurement, or one
+        per contender for a training benchmark."""
         info = bench["extra_info"]
-        fields = ("kind", "network", "contender", "samples", "batch")
-        return cls(
-            **{key: info.get(key) for key in fields},
-            seconds=bench["stats"]["min"],
-            rate=info["samples_per_s"],
-        )
+        fields = ("kind", "network", "samples", "batch")
+        common = {key: info.get(key) for key in fields}
+        if "contenders" in info:
+            return [
+                cls(**common, contender=name, seconds=run["seconds"], rate=run["samples_per_s"])
+                for name, run in info["contenders"].items()
+            ]
+        return [
+            cls(
+                **common,
+                contender=info["contender"],
+                seconds=bench["stats"]["min"],
+                rate=info["samples_per_s"],
+            )
+        ]
 
 
 MEASUREMENTS = pytest.StashKey[list[Measurement]]()
@@ -74,8 +84,9 @@ def pytest_benchmark_compare_machine_info(
     config: pytest.Config, benchmarksession, machine_info: dict, compared_benchmark: dict
 ) -> None:
     """Keep the baseline run that --benchmark-compare loaded, for the ratio check."""
-    benches = [b for b in compared_benchmark["benchmarks"] if "samples_per_s" in b["extra_info"]]
-    config.stash[BASELINE] = [Measurement.from_json(b) for b in benches]
+    info = ("samples_per_s", "contenders")
+    benches = [b for b in compared_benchmark["benchmarks"] if set(info) & set(b["extra_info"])]
+    config.stash[BASELINE] = [m for b in benches for m in Measurement.from_json(b)]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -109,23 +120,55 @@ def same_torch_settings() -> None:
 
 @pytest.fixture
 def measure(benchmark, request: pytest.FixtureRequest) -> Callable[..., None]:
-    """`measure(fn, rounds=, kind=, network=, contender=, samples=[, batch=])`: time and record.
+    """`measure(fn, rounds=, kind=, network=, contender=, samples=)`: time `fn` and record its
+    rate, `samples` over the fastest call."""
 
-    With `in_run_rate=True`, `fn` returns the samples/s it measured itself and the best round's
-    is recorded; otherwise the rate is `samples` over the fastest call.
-    """
-
-    def run(fn: Callable[[], Any], *, rounds: int, in_run_rate: bool = False, **info: Any) -> None:
+    def run(fn: Callable[[], Any], *, rounds: int, **info: Any) -> None:
         # The load average goes with each benchmark: other processes distort its timing.
         benchmark.extra_info.update(info, threads=THREADS, load_average=os.getloadavg()[0])
-        results: list[Any] = []
-        benchmark.pedantic(lambda: results.append(fn()), rounds=rounds, iterations=1)
+        benchmark.pedantic(fn, rounds=rounds, iterations=1)
         if benchmark.stats is None:  # --benchmark-disable
             return
         seconds = benchmark.stats.stats.min
-        rate = max(results) if in_run_rate else info["samples"] / seconds
+        rate = info["samples"] / seconds
         benchmark.extra_info["samples_per_s"] = rate
         request.config.stash[MEASUREMENTS].append(Measurement(**info, seconds=seconds, rate=rate))
+
+    return run
+
+
+@pytest.fixture
+def measure_contenders(benchmark, request: pytest.FixtureRequest) -> Callable[..., None]:
+    """`measure_contenders(one_round, runs, rounds=, network=, samples=, batch=)`: time rounds
+    that each run every contender once and append `(seconds, samples/s)` to `runs[contender]`;
+    record each contender's best steady-state rate and fastest run."""
+
+    def run(
+        one_round: Callable[[], None],
+        runs: dict[str, list[tuple[float, float]]],
+        *,
+        rounds: int,
+        **info: Any,
+    ) -> None:
+        benchmark.extra_info.update(
+            info, kind="train", threads=THREADS, load_average=os.getloadavg()[0]
+        )
+        benchmark.pedantic(one_round, rounds=rounds, iterations=1)
+        best = {
+            name: {"seconds": min(s for s, _ in done), "samples_per_s": max(r for _, r in done)}
+            for name, done in runs.items()
+        }
+        benchmark.extra_info["contenders"] = best
+        for name, figures in best.items():
+            request.config.stash[MEASUREMENTS].append(
+                Measurement(
+                    kind="train",
+                    contender=name,
+                    seconds=figures["seconds"],
+                    rate=figures["samples_per_s"],
+                    **info,
+                )
+            )
 
     return run
 

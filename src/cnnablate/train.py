@@ -34,6 +34,8 @@ WARMUP_BLOCKS = 3
 # Lightning's advice about logging intervals and a torch deprecation inside Lightning: noise here.
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+# The best checkpoint lives beside result.json and the logs in the run's folder, on purpose.
+warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
 
 
 class ThroughputMeter(pl.Callback):

@@ -120,7 +120,10 @@ def cell_labels(cells: pd.DataFrame, factors: list[str]) -> list[str]:
 
 
 def trial_labels(trials: pd.DataFrame, factors: list[str]) -> list[str]:
-    return cell_labels(trials.rename(columns={f: factor_name(f) for f in factors}), factors)
+    # From the factor columns alone: a factor `param.preset` must not meet the trial's own
+    # `preset` column under one name.
+    levels = pd.DataFrame({factor_name(f): trials[f].to_numpy() for f in factors})
+    return cell_labels(levels, factors)
 
 
 def shown_columns(frame: pd.DataFrame) -> pd.DataFrame:

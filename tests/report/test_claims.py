@@ -22,7 +22,10 @@ def test_numbers_verdict_needs_the_direction_and_closeness_or_the_difference_in_
     assert claims.numbers_verdict(0.975, 0.990, claimed, math.nan, math.nan) == claims.REPRODUCED
     # Far from the numbers, but the lecture's difference (0.98 points) is inside the interval.
     assert claims.numbers_verdict(0.90, 0.93, claimed, 0.005, 0.05) == claims.REPRODUCED
-    assert claims.numbers_verdict(0.90, 0.93, claimed, 0.02, 0.05) == claims.NOT_REPRODUCED
+    # The lecture's direction beyond doubt, its numbers and difference missed.
+    assert claims.numbers_verdict(0.90, 0.93, claimed, 0.02, 0.05) == claims.DIRECTION_ONLY
+    # The direction of the means, but an interval that holds zero and misses the difference.
+    assert claims.numbers_verdict(0.90, 0.93, claimed, -0.02, 0.005) == claims.NOT_REPRODUCED
     # The wrong direction is never reproduced, however close.
     assert claims.numbers_verdict(0.980, 0.979, claimed, -0.01, 0.01) == claims.NOT_REPRODUCED
 
@@ -59,6 +62,11 @@ def test_claim_verdict_combines_topics():
     assert claims.claim_verdict(3, both) == claims.REPRODUCED
     mixed = [part("activation", claims.NOT_REPRODUCED), part("loss", claims.REPRODUCED)]
     assert claims.claim_verdict(3, mixed) == claims.NOT_REPRODUCED
+    sized = [part("activation", claims.DIRECTION_ONLY), part("loss", claims.REPRODUCED)]
+    assert claims.claim_verdict(3, sized) == claims.DIRECTION_ONLY
+    assert claims.claim_verdict(3, sized[:1]) == f"{claims.DIRECTION_ONLY} (partly run)"
+    worse = [part("activation", claims.DIRECTION_ONLY), part("loss", claims.NOT_REPRODUCED)]
+    assert claims.claim_verdict(3, worse) == claims.NOT_REPRODUCED
 
 
 def test_without_evidence_every_claim_is_not_run_and_names_a_spec():

@@ -91,8 +91,7 @@ PRODUCED_BY = {
     3: "ablations/nielsen-chain.yaml (conv2, conv2-relu), ablations/lecture-factors.yaml",
     4: "ablations/nielsen-chain.yaml (expanded, fc2, 5× dropout with checkpoints for the "
     "ensemble) or ablations/lecture-factors.yaml (augmentation, dropout)",
-    5: "a spec varying optim.l2 on a conv preset (none shipped), e.g. base preset "
-    "nielsen-conv2-relu, factors: {optim.l2: [0.0, 1.0e-5, 0.001, 0.1, 10, 100]}",
+    5: "ablations/nielsen-l2.yaml (optim.l2 from 0 to 100 on nielsen-conv2-relu)",
     6: "any spec with a conv network and checkpoint: true, e.g. ablations/mnist1d-quick.yaml",
     7: "any spec with a conv network and checkpoint: true, e.g. ablations/mnist1d-quick.yaml",
     8: "any spec with a conv network and checkpoint: true, e.g. ablations/mnist1d-quick.yaml",

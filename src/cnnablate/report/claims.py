@@ -357,10 +357,11 @@ def contrast_parts(trials: Trials, source: ResultsSource, contrast: Contrast) ->
     parts = []
     for factor in factors:
         side_a, side_b = classify_levels(rows, configs, factor, contrast)
+        many = len(side_a[:1]) * len(side_b) > 1
         for level_a in side_a[:1]:
             for level_b in side_b:
-                part = factor_part(rows, source, factor, factors, (level_a, level_b), contrast)
-                parts.append(part)
+                levels = (level_a, level_b)
+                parts.append(factor_part(rows, source, factor, factors, levels, contrast, many))
     return parts
 
 
@@ -371,7 +372,9 @@ def factor_part(
     factors: list[str],
     levels: tuple[Any, Any],
     contrast: Contrast,
+    many: bool = False,
 ) -> Part:
+    """`many`: one of several parts of this factor, so its name says which two levels."""
     keys = [f for f in factors if f != factor] + ([SEED] if SEED in rows else [])
     metric = "test_acc_at_best_val"
     if metric not in rows or rows[metric].isna().any():
@@ -383,6 +386,7 @@ def factor_part(
     else:
         verdict = direction_verdict(low)
     name = factor.removeprefix("param.")
+    label = f"{name} {levels[0]} → {levels[1]}" if many else name
     p_text = "" if math.isnan(result["p_value"]) else f", p = {result['p_value']:.3g}"
     measured = (
         f"{name} {levels[0]} → {levels[1]}: {_pct(result['mean_a'])} → {_pct(result['mean_b'])} "
@@ -398,7 +402,7 @@ def factor_part(
     return Part(
         contrast.claim,
         contrast.topic,
-        f"{contrast.name} [{source.name}: {name}]",
+        f"{contrast.name} [{source.name}: {label}]",
         verdict if result["n_pairs"] else NOT_RUN,
         measured,
         sources=source.name,

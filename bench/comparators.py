@@ -1,7 +1,7 @@
 """The three contenders of the training benchmarks, and the data they all train on.
 
 - ours: the real `cnnablate.train.train` (Trainer + Classifier + TensorDataModule: tensors on the
-  device, blocks of mini-batches, manual optimisation), with `progress=False`;
+  device, blocks of mini-batches, manual optimisation), with `progress="off"`;
 - stock Lightning: a LightningModule with automatic optimisation over
   `DataLoader(TensorDataset(x, y), batch_size=B, shuffle=True)`, the usual way;
 - plain loop: zero_grad / forward / cost / backward / step over the same kind of DataLoader.
@@ -172,7 +172,7 @@ def run_ours(workload: Workload, updates: int) -> float:
             out_dir=Path(scratch),
             accelerator="cpu",
             preset=workload.preset,
-            progress=False,
+            progress="off",
             step_cap=updates,
             callbacks=[clock],
         )

@@ -20,7 +20,7 @@ def tiny(name="udl-cnn", steps=120, overrides=()):
 
 
 def test_result_json_and_metrics_csv(tmp_path):
-    result = train(tiny(), seed=1, out_dir=tmp_path, preset="udl-cnn", progress=False)
+    result = train(tiny(), seed=1, out_dir=tmp_path, preset="udl-cnn", progress="off")
     stored = json.loads((tmp_path / "result.json").read_text())
     assert stored["test_acc"] == result["test_acc"]
     for key in [
@@ -55,9 +55,9 @@ def test_result_json_and_metrics_csv(tmp_path):
 
 
 def test_same_seed_same_metrics_on_cpu(tmp_path):
-    a = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "a", progress=False)
-    b = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "b", progress=False)
-    c = train(tiny(overrides=["model.dropout=0.2"]), seed=4, out_dir=tmp_path / "c", progress=False)
+    a = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "a", progress="off")
+    b = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "b", progress="off")
+    c = train(tiny(overrides=["model.dropout=0.2"]), seed=4, out_dir=tmp_path / "c", progress="off")
     strip = lambda r: {k: v for k, v in r.items() if k not in TIMING_KEYS}
     assert strip(a) == strip(b)
     assert (tmp_path / "a" / "metrics.csv").read_text() == (
@@ -68,7 +68,7 @@ def test_same_seed_same_metrics_on_cpu(tmp_path):
 
 def test_validation_split_gives_test_accuracy_at_best_validation(tmp_path):
     config = tiny(steps=140, overrides=["data.val_size=500"])  # 3500 train: 35 steps an epoch
-    result = train(config, seed=0, out_dir=tmp_path, progress=False)
+    result = train(config, seed=0, out_dir=tmp_path, progress="off")
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
     best = max(rows, key=lambda r: float(r["val_acc"]))
     assert result["best_val_acc"] == pytest.approx(float(best["val_acc"]))
@@ -91,7 +91,7 @@ def test_best_validation_takes_the_first_best_epoch():
 
 def test_diverging_run_is_recorded_as_diverged(tmp_path):
     config = tiny(name="udl-fc", steps=200, overrides=["optim.lr=1e6"])
-    result = train(config, seed=0, out_dir=tmp_path, progress=False)
+    result = train(config, seed=0, out_dir=tmp_path, progress="off")
     assert result["status"] == "diverged"
     assert result["diverged_at_step"] is not None and result["diverged_at_step"] <= 80
 
@@ -99,14 +99,14 @@ def test_diverging_run_is_recorded_as_diverged(tmp_path):
 @pytest.mark.parametrize("loss", ["mse", "bce"])
 def test_sigmoid_output_losses_train(tmp_path, loss):
     config = tiny(name="udl-mlp", steps=400, overrides=[f"loss={loss}", "optim.lr=0.5"])
-    result = train(config, seed=0, out_dir=tmp_path, progress=False)
+    result = train(config, seed=0, out_dir=tmp_path, progress="off")
     assert result["status"] == "ok" and result["test_acc"] > 0.2  # chance is 0.1
 
 
 def test_best_checkpoint_is_kept_when_asked(tmp_path):
     import torch
 
-    train(tiny(steps=80), seed=0, out_dir=tmp_path, progress=False, checkpoint=True)
+    train(tiny(steps=80), seed=0, out_dir=tmp_path, progress="off", checkpoint=True)
     saved = torch.load(tmp_path / "best.ckpt", map_location="cpu", weights_only=False)
     assert "state_dict" in saved and any(k.startswith("net.") for k in saved["state_dict"])
     module = load_trained(tmp_path / "best.ckpt")
@@ -116,7 +116,7 @@ def test_best_checkpoint_is_kept_when_asked(tmp_path):
 
 
 def test_step_cap_limits_the_budget(tmp_path):
-    result = train(tiny(steps=200), seed=0, out_dir=tmp_path, progress=False, step_cap=50)
+    result = train(tiny(steps=200), seed=0, out_dir=tmp_path, progress="off", step_cap=50)
     assert result["steps"] == 50 and result["step_cap"] == 50
 
 
@@ -126,9 +126,9 @@ def test_packed_seeds_match_separate_runs(tmp_path):
 
     config = tiny(steps=60, overrides=["model.hidden=[]"])  # the UDL CNN, conv layers only
     seeds = [3, 5, 8]
-    packed = train_seeds(config, seeds, [tmp_path / f"p{s}" for s in seeds], progress=False)
+    packed = train_seeds(config, seeds, [tmp_path / f"p{s}" for s in seeds], progress="off")
     for seed, together in zip(seeds, packed, strict=True):
-        alone = train(config, seed=seed, out_dir=tmp_path / f"s{seed}", progress=False)
+        alone = train(config, seed=seed, out_dir=tmp_path / f"s{seed}", progress="off")
         assert together["pack_size"] == 3 and alone["pack_size"] == 1
         assert together["test_loss"] == pytest.approx(alone["test_loss"], rel=1e-4, abs=1e-5)
         assert together["train_loss"] == pytest.approx(alone["train_loss"], rel=1e-4, abs=1e-5)
@@ -146,7 +146,7 @@ def test_packed_checkpoints_load_as_single_networks(tmp_path):
     from cnnablate.train import train_seeds
 
     config = tiny(steps=40)
-    train_seeds(config, [0, 1], [tmp_path / "a", tmp_path / "b"], progress=False, checkpoint=True)
+    train_seeds(config, [0, 1], [tmp_path / "a", tmp_path / "b"], progress="off", checkpoint=True)
     module = load_trained(tmp_path / "b" / "best.ckpt")
     assert module.copies == 1 and module.config == config
 
@@ -164,7 +164,7 @@ def test_channels_last_trains_the_same_network_as_contiguous(tmp_path, mnist_dat
             seed=2,
             out_dir=tmp_path / layout,
             data_dir=mnist_data_dir,
-            progress=False,
+            progress="off",
             checkpoint=True,
         )
     fast, plain = runs["channels_last"], runs["contiguous"]

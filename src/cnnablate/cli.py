@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         step_cap=args.max_steps,
         accelerator=args.accelerator,
         data_dir=resolve_data_dir(args.data_dir),
-        progress=sys.stderr.isatty() and args.workers == 1,
+        progress="bar" if sys.stderr.isatty() else "lines",
     )
     study = run_spec(spec, options)
     counts = print_status(study, spec)

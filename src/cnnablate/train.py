@@ -12,7 +12,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
@@ -36,6 +36,8 @@ warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*
 warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
 # The best checkpoint lives beside result.json and the logs in the run's folder, on purpose.
 warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
+
+Progress = Literal["bar", "lines", "off"]
 
 
 class ThroughputMeter(pl.Callback):
@@ -228,7 +230,7 @@ def build_trainer(
     max_epochs: int,
     out_dir: Path,
     callbacks: list[pl.Callback],
-    progress: bool,
+    progress: Progress,
 ) -> pl.Trainer:
     checkpointing = any(isinstance(c, ModelCheckpoint) for c in callbacks)
     return pl.Trainer(
@@ -240,7 +242,7 @@ def build_trainer(
         logger=CSVLogger(out_dir, name="lightning_logs"),
         enable_checkpointing=checkpointing,
         enable_model_summary=False,
-        enable_progress_bar=progress,
+        enable_progress_bar=progress == "bar",
         deterministic=accelerator == "cpu",
         callbacks=callbacks,
     )
@@ -278,7 +280,7 @@ def train_seeds(
     data_dir: Path | None = None,
     preset: str | None = None,
     callbacks: list[pl.Callback] | None = None,
-    progress: bool | None = None,
+    progress: Progress | None = None,
     step_cap: int | None = None,
     checkpoint: bool = False,
 ) -> list[dict[str, Any]]:
@@ -287,7 +289,8 @@ def train_seeds(
     Each seed gets its own `result.json` and `metrics.csv` in its `out_dirs` entry. A packed run
     gives each seed the initialisation and data order it would have alone; `train_samples_per_s`
     counts the samples of all seeds (`pack_size` says how many). `step_cap` caps the budget in
-    SGD updates (smoke runs); the result records it.
+    SGD updates (smoke runs); the result records it. `progress`: Lightning's bar, a line per
+    evaluation, or nothing (default: the bar on a terminal, lines otherwise).
     """
     started = time.perf_counter()
     commit = git_commit()  # the code that runs, not whatever HEAD is when the run ends
@@ -310,11 +313,12 @@ def train_seeds(
     set_memory_format(module, config.train.memory_format, accelerator)
     pl.seed_everything(seeds[0], verbose=False)  # dropout streams start as in a lone run
     meter = ThroughputMeter()
-    progress = sys.stderr.isatty() if progress is None else progress
+    if progress is None:
+        progress = "bar" if sys.stderr.isatty() else "lines"
     callbacks = [meter, *(callbacks or [])]
     if checkpoint and not packed:
         callbacks.append(best_checkpoint(datamodule, out_dirs[0]))
-    if not progress:
+    if progress == "lines":
         callbacks.append(PlainProgress(preset or "run", updates))
     trainer = build_trainer(config, accelerator, max_epochs, out_dirs[0], callbacks, progress)
     trainer.fit(module, datamodule=datamodule)

@@ -34,6 +34,7 @@ from cnnablate.runner.grid import (
     search_space,
 )
 from cnnablate.runner.packing import claim_pack, group_by_combo, packing_enabled, run_pack
+from cnnablate.runner.progress import MatrixProgress, Mode, trial_label
 from cnnablate.runner.results import results_table, write_results
 from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, param_targets, parse_spec
 from cnnablate.runner.storage import (
@@ -55,7 +56,7 @@ class RunOptions:
     step_cap: int | None = None
     accelerator: str | None = None  # None: the spec's
     data_dir: Path | None = None
-    progress: bool = False
+    progress: Mode = "lines"  # how this process shows the matrix's progress
 
 
 # --- the study ------------------------------------------------------------------------------
@@ -115,10 +116,6 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
             f"(hash {stored}, this one {spec.hash}); use another --out/--storage or restore it"
         )
     return study
-
-
-def trial_label(trial: FrozenTrial) -> str:
-    return trial.user_attrs.get("cell") or f"trial {trial.number}"
 
 
 def fail_lost_trials(study: optuna.Study, stale_after_s: float) -> list[FrozenTrial]:
@@ -256,7 +253,7 @@ def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions
                 accelerator=options.accelerator or spec.model.accelerator,
                 data_dir=options.data_dir,
                 preset=preset,
-                callbacks=pruning_callbacks(spec, trial),
+                callbacks=[*pruning_callbacks(spec, trial), *trial_bar(options)],
                 progress=options.progress,
                 step_cap=options.step_cap,
                 checkpoint=spec.model.checkpoint,
@@ -278,18 +275,11 @@ def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions
 # --- workers --------------------------------------------------------------------------------
 
 
-def progress_line(study: optuna.Study, spec: Spec, total: int, workers: int) -> str:
-    trials = study.get_trials(deepcopy=False)
-    done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    running = sum(t.state == TrialState.RUNNING for t in trials)
-    walls = [t.user_attrs.get("result", {}).get("wall_s") for t in done]
-    walls = [w for w in walls if w]
-    remaining = max(0, total - len(done))
-    eta = ""
-    if walls and remaining:
-        seconds = sum(walls) / len(walls) * remaining / max(1, workers)
-        eta = f", ETA {int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"[{spec.name}] {len(done)}/{total} done, {running} running{eta}"
+def trial_bar(options: RunOptions) -> list[Any]:
+    """Lightning's bar one line down, so the matrix's bar keeps the top line."""
+    from pytorch_lightning.callbacks import TQDMProgressBar
+
+    return [TQDMProgressBar(process_position=1)] if options.progress == "bar" else []
 
 
 def claim_work(study: optuna.Study, spec: Spec, options: RunOptions, pack: bool) -> list[Trial]:
@@ -299,7 +289,13 @@ def claim_work(study: optuna.Study, spec: Spec, options: RunOptions, pack: bool)
     return [] if trial is None else [trial]
 
 
-def run_work(study: optuna.Study, spec: Spec, trials: list[Trial], options: RunOptions) -> None:
+def run_work(
+    study: optuna.Study,
+    spec: Spec,
+    trials: list[Trial],
+    options: RunOptions,
+    progress: MatrixProgress,
+) -> None:
     for group in group_by_combo(trials):
         outcomes = (
             run_pack(study, spec, group, options)
@@ -307,22 +303,22 @@ def run_work(study: optuna.Study, spec: Spec, trials: list[Trial], options: RunO
             else [run_trial(study, spec, group[0], options)]
         )
         for trial, outcome in zip(group, outcomes, strict=False):
-            print(
-                f"[{spec.name}] trial {trial.number} {trial_label(trial)}: {outcome}",
-                file=sys.stderr,
-                flush=True,
-            )
+            progress.ended(trial, outcome)
 
 
 def worker_loop(spec: Spec, options: RunOptions, total: int) -> None:
     study = open_study(spec, options.storage_url)
     pack = packing_enabled(spec, options.accelerator)
-    while trials := claim_work(study, spec, options, pack):
-        labels = ", ".join(trial_label(t) for t in trials)
-        progress = progress_line(study, spec, total, options.workers)
-        print(f"{progress}; starting {labels}", file=sys.stderr, flush=True)
-        run_work(study, spec, trials, options)
-        write_results(options.out_dir, results_table(study))
+    progress = MatrixProgress(spec.name, total, options.workers, options.progress)
+    progress.start(study)
+    try:
+        while trials := claim_work(study, spec, options, pack):
+            progress.starting(study, ", ".join(trial_label(t) for t in trials))
+            run_work(study, spec, trials, options, progress)
+            progress.refresh(study)
+            write_results(options.out_dir, results_table(study))
+    finally:
+        progress.close()
 
 
 def _die_with_parent() -> None:
@@ -355,18 +351,36 @@ def run_workers(spec: Spec, options: RunOptions, total: int) -> None:
         worker_loop(spec, options, total)
         return
     context = mp.get_context("spawn")
-    quiet = replace(options, progress=False)
+    # On a terminal this process owns the bar and the workers stay quiet; in a log each worker
+    # writes its own lines.
+    child = replace(options, progress="off" if options.progress == "bar" else options.progress)
     path = str(spec.path) if spec.path else None
     processes = [
-        context.Process(target=_worker_process, args=(spec.text, path, quiet, total))
+        context.Process(target=_worker_process, args=(spec.text, path, child, total))
         for _ in range(options.workers)
     ]
     for process in processes:
         process.start()
+    if options.progress == "bar":
+        watch_workers(spec, options, total, processes)
     for process in processes:
         process.join()
     if any(p.exitcode == 2 for p in processes):
         raise UserError("a worker stopped on bad input (see its message above)")
+
+
+def watch_workers(spec: Spec, options: RunOptions, total: int, processes: list) -> None:
+    """The matrix's bar, fed from the storage while the worker processes run."""
+    study = open_study(spec, options.storage_url)
+    progress = MatrixProgress(spec.name, total, options.workers, "bar")
+    progress.start(study)
+    try:
+        while any(p.is_alive() for p in processes):
+            progress.report_ended(study)
+            time.sleep(1.0)
+        progress.report_ended(study)
+    finally:
+        progress.close()
 
 
 def total_cells(spec: Spec, cells: list[Cell]) -> int:

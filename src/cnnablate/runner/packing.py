@@ -77,6 +77,7 @@ def run_pack(study: optuna.Study, spec: Spec, trials: list[Trial], options: Any)
         already_done,
         objective_value,
         scalar_result,
+        trial_bar,
         trial_dir,
         trial_setup,
     )
@@ -109,6 +110,7 @@ def run_pack(study: optuna.Study, spec: Spec, trials: list[Trial], options: Any)
                 accelerator=options.accelerator or spec.model.accelerator,
                 data_dir=options.data_dir,
                 preset=preset,
+                callbacks=trial_bar(options),
                 progress=options.progress,
                 step_cap=options.step_cap,
                 checkpoint=spec.model.checkpoint,

@@ -100,6 +100,9 @@ class TrainConfig(StrictModel):
     # Layout of 2-D conv weights and activations. auto: channels_last on the CPU, where oneDNN's
     # convolutions (and their backward) run about 1.4x faster in it at the lecture's batch sizes.
     memory_format: Literal["auto", "channels_last", "contiguous"] = "auto"
+    # On CUDA, capture each block of updates as a CUDA graph and replay it (eager elsewhere, and
+    # whenever capture fails): the same updates without a kernel launch per operation.
+    cuda_graph: bool = True
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainConfig:

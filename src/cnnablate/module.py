@@ -2,7 +2,8 @@
 
 Training uses manual optimisation over blocks of mini-batches (see `data.batches.TrainBlocks`):
 each block is one Lightning step but still one SGD update per mini-batch, in the data's order,
-so Lightning's per-step overhead is paid once per block rather than once per update.
+so Lightning's per-step overhead is paid once per block rather than once per update. On CUDA
+the block's updates are captured once as a CUDA graph and replayed (`graphed.GraphedBlocks`).
 
 With several seeds the module trains that many independent copies of the network at once
 (`models.PackedNetwork`): each copy's initialisation, data order and dropout masks are those of
@@ -22,6 +23,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from cnnablate.config import ExperimentConfig
+from cnnablate.graphed import GraphedBlocks
 from cnnablate.losses import get_loss
 from cnnablate.models import build_network, weight_parameters
 from cnnablate.models.packed import PackedNetwork
@@ -74,6 +76,7 @@ class Classifier(pl.LightningModule):
         self.updates = 0
         self.diverged: list[int | None] = [None] * self.copies
         self.histories: list[list[dict[str, Any]]] = [[] for _ in copies]
+        self._graphed: GraphedBlocks | None = None
 
     def _build(self, input_shape: tuple[int, ...], num_classes: int, seeds: list[int] | None):
         if not self.packed:
@@ -110,14 +113,12 @@ class Classifier(pl.LightningModule):
             return torch.func.vmap(self.loss_fn)(z, y)
         return self.loss_fn(z, y).unsqueeze(0)
 
-    def training_step(self, block: tuple[Tensor, Tensor], block_index: int) -> None:
-        xs, ys = block
-        if not self.packed:
-            xs, ys = xs.unsqueeze(0), ys.unsqueeze(0)
+    def block_updates(self, xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:
+        """One SGD update per mini-batch of the block, in order. Returns the per-update losses
+        `(steps, copies)` and logits `(steps, copies, batch, classes)`."""
         optimizer = self.optimizers().optimizer
-        steps, batch = ys.shape[1], ys.shape[2]
         losses, logits = [], []
-        for i in range(steps):
+        for i in range(ys.shape[1]):
             # Nielsen's L2 is not in this cost: the optimiser applies its gradient (weight decay
             # on the weights only, `configure_optimizers`), which is cheaper per update.
             z = self.net(xs[:, i] if self.packed else xs[0, i])
@@ -127,10 +128,30 @@ class Classifier(pl.LightningModule):
             optimizer.step()
             losses.append(copy_losses.detach())
             logits.append(self.per_copy(z.detach()))
+        return torch.stack(losses), torch.stack(logits)
+
+    @property
+    def update_path(self) -> str:
+        """How the updates ran: 'cuda-graph' (captured and replayed) or 'eager'."""
+        return "eager" if self._graphed is None else self._graphed.path
+
+    @property
+    def update_fallback(self) -> str | None:
+        return None if self._graphed is None else self._graphed.fallback
+
+    def training_step(self, block: tuple[Tensor, Tensor], block_index: int) -> None:
+        xs, ys = block
+        if not self.packed:
+            xs, ys = xs.unsqueeze(0), ys.unsqueeze(0)
+        if self._graphed is None:
+            enabled = self.config.train.cuda_graph
+            self._graphed = GraphedBlocks(self.block_updates, self.optimizers().optimizer, enabled)
+        losses, logits = self._graphed(xs, ys)
+        steps, batch = ys.shape[1], ys.shape[2]
         # Statistics once per block, not per update: (steps, copies) losses, (steps, copies,
         # batch) predictions.
-        loss_sum = torch.stack(losses).sum(0) * batch
-        correct = (torch.stack(logits).argmax(-1) == ys.transpose(0, 1)).sum((0, 2))
+        loss_sum = losses.sum(0) * batch
+        correct = (logits.argmax(-1) == ys.transpose(0, 1)).sum((0, 2))
         self.updates += steps
         self._count_optimizer_steps(steps)
         self._check_divergence(loss_sum)
@@ -219,7 +240,9 @@ class Classifier(pl.LightningModule):
         optim = self.config.optim
         groups = self.parameter_groups()
         if optim.name == "adam":
-            optimizer = torch.optim.Adam(groups, lr=optim.lr)
+            # Adam keeps its step count on the device only when capturable, as capture needs.
+            capturable = self.config.train.cuda_graph and self.device.type == "cuda"
+            optimizer = torch.optim.Adam(groups, lr=optim.lr, capturable=capturable)
         else:
             optimizer = torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum)
         if optim.schedule == "none":

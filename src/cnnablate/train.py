@@ -339,6 +339,8 @@ def train_seeds(
         "wall_s": time.perf_counter() - started,
         "device": describe_device(module.device),
         "accelerator": accelerator,
+        "update_path": module.update_path,
+        "update_fallback": module.update_fallback,
         "versions": versions(),
         "commit": commit,
         "hostname": platform.node(),

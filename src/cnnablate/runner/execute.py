@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import torch
@@ -34,7 +34,7 @@ from cnnablate.runner.grid import (
     search_space,
 )
 from cnnablate.runner.packing import claim_pack, group_by_combo, packing_enabled, run_pack
-from cnnablate.runner.progress import MatrixProgress, Mode, trial_label
+from cnnablate.runner.progress import MatrixProgress, trial_label
 from cnnablate.runner.results import results_table, write_results
 from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, param_targets, parse_spec
 from cnnablate.runner.storage import (
@@ -44,6 +44,9 @@ from cnnablate.runner.storage import (
     worker_identity,
     worker_is_gone,
 )
+
+if TYPE_CHECKING:
+    from cnnablate.train import Progress
 
 GRID_METRIC = "test_acc"
 
@@ -56,7 +59,7 @@ class RunOptions:
     step_cap: int | None = None
     accelerator: str | None = None  # None: the spec's
     data_dir: Path | None = None
-    progress: Mode = "lines"  # how this process shows the matrix's progress
+    progress: Progress = "lines"  # how this process shows the matrix's progress
 
 
 # --- the study ------------------------------------------------------------------------------

@@ -8,13 +8,14 @@ workers on a terminal the parent process owns the bar and reads the storage; wor
 from __future__ import annotations
 
 import sys
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
-Mode = Literal["bar", "lines", "off"]
+if TYPE_CHECKING:  # the trial's own progress modes; the matrix's are the same three
+    from cnnablate.train import Progress
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} cells [{elapsed}{postfix}]"
 
@@ -44,7 +45,7 @@ class MatrixProgress:
     """Cells done of `total` for the matrix `name`, shown as `mode` says."""
 
     def __init__(
-        self, name: str, total: int, workers: int, mode: Mode, file: IO[str] | None = None
+        self, name: str, total: int, workers: int, mode: Progress, file: IO[str] | None = None
     ) -> None:
         self.name, self.total, self.workers, self.mode = name, total, workers, mode
         self.file = file or sys.stderr

@@ -103,6 +103,20 @@ class TrainConfig(StrictModel):
     # On CUDA, capture each block of updates as a CUDA graph and replay it (eager elsewhere, and
     # whenever capture fails): the same updates without a kernel launch per operation.
     cuda_graph: bool = True
+    # Save the whole training state (weights, optimiser, data order, RNG, counters, history) at
+    # the first epoch end after this many SGD updates (an int) or minutes ("5min"), so that a
+    # run cut off resumes where it was; a run stopped by a time limit saves it in any case.
+    checkpoint_every: PositiveInt | Annotated[str, Field(pattern=r"^\d+(\.\d+)?min$")] = "5min"
+
+    @property
+    def checkpoint_every_updates(self) -> int | None:
+        return self.checkpoint_every if isinstance(self.checkpoint_every, int) else None
+
+    @property
+    def checkpoint_every_s(self) -> float | None:
+        if isinstance(self.checkpoint_every, int):
+            return None
+        return 60.0 * float(self.checkpoint_every.removesuffix("min"))
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainConfig:

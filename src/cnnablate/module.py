@@ -77,6 +77,7 @@ class Classifier(pl.LightningModule):
         self.diverged: list[int | None] = [None] * self.copies
         self.histories: list[list[dict[str, Any]]] = [[] for _ in copies]
         self._graphed: GraphedBlocks | None = None
+        self._resumed_rng: dict[str, Any] | None = None
 
     def _build(self, input_shape: tuple[int, ...], num_classes: int, seeds: list[int] | None):
         if not self.packed:
@@ -217,6 +218,35 @@ class Classifier(pl.LightningModule):
         loss.reset()
         acc.reset()
         return values
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """What Lightning's checkpoint lacks for an exact resume: the update counter, the
+        history and divergence of every copy, and the random streams (dropout, augmentation)."""
+        checkpoint["cnnablate"] = {
+            "updates": self.updates,
+            "histories": self.histories,
+            "diverged": self.diverged,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("cnnablate")
+        if state is None:
+            return
+        self.updates = state["updates"]
+        self.histories = state["histories"]
+        self.diverged = state["diverged"]
+        self._resumed_rng = {"cpu": state["rng_cpu"], "cuda": state["rng_cuda"]}
+
+    def on_train_start(self) -> None:
+        # The random streams are set last, after everything that restoring and setup draw.
+        if self._resumed_rng is None:
+            return
+        torch.set_rng_state(self._resumed_rng["cpu"])
+        if self._resumed_rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(self._resumed_rng["cuda"])
+        self._resumed_rng = None
 
     def on_train_epoch_end(self) -> None:
         scheduler = self.lr_schedulers()

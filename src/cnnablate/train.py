@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from cnnablate import __version__
@@ -24,12 +24,13 @@ from cnnablate.atomic import atomic_path, write_json, write_text
 from cnnablate.config import ExperimentConfig
 from cnnablate.data import TensorDataModule, build_datamodule
 from cnnablate.data.batches import EvalBatches, to_float
-from cnnablate.errors import UserError
+from cnnablate.errors import Interrupted, UserError
 from cnnablate.flops import training_flops_per_sample
 from cnnablate.models import count_params
 from cnnablate.module import Classifier
 
 WARMUP_BLOCKS = 3
+RESUME_FILE = "resume.ckpt"
 
 # Lightning's advice about logging intervals and a torch deprecation inside Lightning: noise here.
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
@@ -86,6 +87,85 @@ class ThroughputMeter(pl.Callback):
             )
         )
         return samples / seconds if seconds > 0 else None
+
+    def state_dict(self) -> dict[str, Any]:
+        keys = ("blocks_seen", "samples", "seconds", "all_samples", "all_seconds")
+        return {key: getattr(self, key) for key in keys}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+class ResumeCheckpoint(Checkpoint):
+    """Saves the whole training state at an epoch end, atomically, for an exact resume.
+
+    It saves at the first epoch end after `every_updates` SGD updates or `every_s` seconds
+    since the last save, and, when a `deadline` (a `time.time()`) would fall inside the next
+    epoch, saves and stops the run (`interrupted`). A Lightning checkpoint holds the weights, the
+    optimiser and schedule, the loops' counters and the callbacks' state; the module and the
+    DataModule add the update counter, histories, random streams and data position. Being a
+    `Checkpoint`, it runs after the best-weights checkpoint, whose state it then includes.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        every_updates: int | None,
+        every_s: float | None,
+        deadline: float | None,
+        meta: dict[str, Any],
+    ) -> None:
+        self.path, self.every_updates, self.every_s = path, every_updates, every_s
+        self.deadline, self.meta = deadline, meta
+        self.interrupted = False
+        self._saved_at: tuple[int, float] | None = None
+        self._epoch_started = time.time()
+
+    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._saved_at = (module.updates, time.time())
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._epoch_started = time.time()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.should_stop or trainer.current_epoch + 1 >= trainer.max_epochs:
+            return  # the run ends here: nothing to resume
+        now = time.time()
+        if self.deadline is not None and now + 1.5 * (now - self._epoch_started) > self.deadline:
+            self.save(trainer, module)
+            self.interrupted = trainer.should_stop = True
+        elif self._due(module.updates, now):
+            self.save(trainer, module)
+
+    def _due(self, updates: int, now: float) -> bool:
+        last_updates, last_time = self._saved_at or (0, now)
+        by_updates = self.every_updates is not None and updates - last_updates >= self.every_updates
+        return by_updates or (self.every_s is not None and now - last_time >= self.every_s)
+
+    def save(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        with atomic_path(self.path) as tmp:
+            trainer.save_checkpoint(tmp)
+            state = torch.load(tmp, map_location="cpu", weights_only=False)
+            state["resume_meta"] = self.meta
+            torch.save(state, tmp)
+        self._saved_at = (module.updates, time.time())
+
+
+def resume_meta(config: ExperimentConfig, seeds: list[int], step_cap: int | None) -> dict:
+    """What a saved state must match to be resumed: the same run, not just the same folder."""
+    return {"config": config.model_dump(), "seeds": list(seeds), "step_cap": step_cap}
+
+
+def resumable_state(path: Path, meta: dict[str, Any]) -> Path | None:
+    """`path` if it holds a saved state of this very run, else None (a fresh start)."""
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # a torn or foreign file: start afresh, it will be overwritten
+        return None
+    return path if saved.get("resume_meta") == meta else None
 
 
 class PlainProgress(pl.Callback):
@@ -232,13 +312,16 @@ def build_trainer(
     callbacks: list[pl.Callback],
     progress: Progress,
 ) -> pl.Trainer:
-    checkpointing = any(isinstance(c, ModelCheckpoint) for c in callbacks)
+    checkpointing = any(isinstance(c, Checkpoint) for c in callbacks)
     return pl.Trainer(
         accelerator=accelerator,
         devices=1,
         max_epochs=max_epochs,
         check_val_every_n_epoch=config.train.eval_every_epochs,
         num_sanity_val_steps=0,
+        # An epoch's length in blocks varies (a capped last epoch is shorter): Lightning reads it
+        # anew each epoch, so that every epoch, the last included, ends with its validation.
+        reload_dataloaders_every_n_epochs=1,
         logger=CSVLogger(out_dir, name="lightning_logs"),
         enable_checkpointing=checkpointing,
         enable_model_summary=False,
@@ -283,6 +366,7 @@ def train_seeds(
     progress: Progress | None = None,
     step_cap: int | None = None,
     checkpoint: bool = False,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
     """Train `config` once per seed, several seeds packed into one module when more than one.
 
@@ -291,6 +375,11 @@ def train_seeds(
     counts the samples of all seeds (`pack_size` says how many). `step_cap` caps the budget in
     SGD updates (smoke runs); the result records it. `progress`: Lightning's bar, a line per
     evaluation, or nothing (default: the bar on a terminal, lines otherwise).
+
+    The run saves its whole state to `out_dirs[0]/resume.ckpt` every `train.checkpoint_every`
+    and resumes from it when started again with the same config, seeds and cap. Given a
+    `deadline` (a `time.time()`), it stops at the last epoch end before it, saves, and raises
+    `Interrupted`; the file is removed when the run completes.
     """
     started = time.perf_counter()
     commit = git_commit()  # the code that runs, not whatever HEAD is when the run ends
@@ -320,8 +409,23 @@ def train_seeds(
         callbacks.append(best_checkpoint(datamodule, out_dirs[0]))
     if progress == "lines":
         callbacks.append(PlainProgress(preset or "run", updates))
+    meta = resume_meta(config, seeds, step_cap)
+    resume_path = out_dirs[0] / RESUME_FILE
+    saver = ResumeCheckpoint(
+        resume_path,
+        config.train.checkpoint_every_updates,
+        config.train.checkpoint_every_s,
+        deadline,
+        meta,
+    )
+    callbacks.append(saver)
     trainer = build_trainer(config, accelerator, max_epochs, out_dirs[0], callbacks, progress)
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resumable_state(resume_path, meta))
+    if saver.interrupted:
+        raise Interrupted(
+            f"stopped by its time limit after epoch {trainer.current_epoch} "
+            f"({module.updates} of {updates} updates); its state is in {resume_path}"
+        )
     finals = final_rows(module, datamodule, trainer.current_epoch)
     tests = evaluate(module, datamodule.eval_batches("test"))
     trains = evaluate(module, EvalBatches(*_train_tensors(datamodule), 10_000))
@@ -370,6 +474,7 @@ def train_seeds(
         if checkpoint and packed:
             save_copy(module, copy, out_dirs[copy] / "best.ckpt")
         results.append(result)
+    resume_path.unlink(missing_ok=True)
     return results
 
 

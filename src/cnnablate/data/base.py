@@ -60,6 +60,7 @@ class TensorDataModule(pl.LightningDataModule):
         self.max_updates = max_updates
         self.splits: dict[str, Split] = {}
         self._train_blocks: TrainBlocks | None = None
+        self._position: dict[str, int] = {"epoch": 0, "updates_issued": 0}
 
     def load_splits(self) -> dict[str, Split]:
         raise NotImplementedError
@@ -111,7 +112,23 @@ class TensorDataModule(pl.LightningDataModule):
                 max_updates=self.max_updates,
                 transform=self.train_transform(),
             )
+            self._train_blocks.epoch = self._position["epoch"]
+            self._train_blocks.updates_issued = self._position["updates_issued"]
         return self._train_blocks
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the training data stands: the next epoch's order and the updates handed out
+        (saved in Lightning's checkpoints, so that a resumed run sees the same batches)."""
+        blocks = self._train_blocks
+        if blocks is None:
+            return dict(self._position)
+        return {"epoch": blocks.epoch, "updates_issued": blocks.updates_issued}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._position = {key: int(state[key]) for key in ("epoch", "updates_issued")}
+        if self._train_blocks is not None:
+            self._train_blocks.epoch = self._position["epoch"]
+            self._train_blocks.updates_issued = self._position["updates_issued"]
 
     def eval_batches(self, split: str) -> EvalBatches:
         data = self.splits[split]

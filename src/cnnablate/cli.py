@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,6 +44,16 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -119,12 +131,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         accelerator=args.accelerator,
         data_dir=resolve_data_dir(args.data_dir),
         progress="bar" if sys.stderr.isatty() else "lines",
+        deadline=time.time() + args.time_limit if args.time_limit else None,
     )
     study = run_spec(spec, options)
     counts = print_status(study, spec)
     print(
         f"results: {out_dir / 'results.parquet'} (and results.csv); storage: {options.storage_url}"
     )
+    if options.out_of_time():
+        print(
+            f"stopped by --time-limit {args.time_limit:g} s: cut-off trials saved their state; "
+            "run the same command again to go on"
+        )
     return 0 if counts.get("pending", 0) == 0 and counts.get("running", 0) == 0 else 1
 
 
@@ -227,6 +245,13 @@ def build_parser() -> Parser:
     run.add_argument("--workers", type=positive_int, default=1, help="processes on this machine")
     run.add_argument("--max-steps", type=positive_int, help="cap every trial (smoke runs)")
     run.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="override the spec's")
+    run.add_argument(
+        "--time-limit",
+        type=positive_float,
+        metavar="SECONDS",
+        help="stop after this long: running trials stop at an epoch end with their state saved, "
+        "and the same command resumes them",
+    )
     add_data_dir(run)
     run.set_defaults(func=cmd_run)
 

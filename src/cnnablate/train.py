@@ -143,12 +143,12 @@ class ResumeCheckpoint(Checkpoint):
         by_updates = self.every_updates is not None and updates - last_updates >= self.every_updates
         return by_updates or (self.every_s is not None and now - last_time >= self.every_s)
 
+    def on_save_checkpoint(self, trainer, module, checkpoint: dict[str, Any]) -> None:
+        checkpoint["resume_meta"] = self.meta
+
     def save(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         with atomic_path(self.path) as tmp:
-            trainer.save_checkpoint(tmp)
-            state = torch.load(tmp, map_location="cpu", weights_only=False)
-            state["resume_meta"] = self.meta
-            torch.save(state, tmp)
+            trainer.save_checkpoint(tmp, weights_only=False)
         self._saved_at = (module.updates, time.time())
 
 
@@ -420,7 +420,8 @@ def train_seeds(
     )
     callbacks.append(saver)
     trainer = build_trainer(config, accelerator, max_epochs, out_dirs[0], callbacks, progress)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resumable_state(resume_path, meta))
+    resume_from = resumable_state(resume_path, meta)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=False)
     if saver.interrupted:
         raise Interrupted(
             f"stopped by its time limit after epoch {trainer.current_epoch} "

@@ -24,7 +24,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from cnnablate.errors import UserError
+from cnnablate.errors import Interrupted, UserError
 from cnnablate.runner.grid import (
     Cell,
     cell_config,
@@ -60,6 +60,10 @@ class RunOptions:
     accelerator: str | None = None  # None: the spec's
     data_dir: Path | None = None
     progress: Progress = "lines"  # how this process shows the matrix's progress
+    deadline: float | None = None  # time.time() by which trials stop, their state saved
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
 
 
 # --- the study ------------------------------------------------------------------------------
@@ -230,9 +234,34 @@ def pruning_callbacks(spec: Spec, trial: Trial) -> list:
     return [PyTorchLightningPruningCallback(trial, monitor=monitor)]
 
 
-def trial_dir(out_dir: Path, trial: Trial) -> Path:
+def trial_dir(out_dir: Path, trial: Trial, study: optuna.Study | None = None) -> Path:
+    """The trial's folder: that of an earlier trial of the same cell which was cut off with
+    its state saved (it resumes there), else a new one."""
+    if study is not None and (earlier := interrupted_dir(study, trial)) is not None:
+        return earlier
     slug = trial.user_attrs.get("cell_slug") or f"trial-{trial.number}"
     return out_dir / "trials" / f"{trial.number:04d}-{slug}"
+
+
+def interrupted_dir(study: optuna.Study, trial: Trial) -> Path | None:
+    from cnnablate.train import RESUME_FILE
+
+    cell = trial.user_attrs.get("cell")
+    if cell is None:
+        return None
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    for other in sorted(failed, key=lambda t: t.number, reverse=True):
+        folder = Path(other.user_attrs.get("dir") or "-")
+        if other.user_attrs.get("cell") == cell and (folder / RESUME_FILE).exists():
+            return folder
+    return None
+
+
+def tell_interrupted(study: optuna.Study, trial: Trial, error: Interrupted) -> str:
+    """A trial stopped by the time limit fails; its cell is queued again and resumes."""
+    trial.set_user_attr("failure", f"interrupted: {error}"[:500])
+    study.tell(trial, state=TrialState.FAIL)
+    return "interrupted"
 
 
 def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions) -> str:
@@ -244,7 +273,7 @@ def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions
         trial.set_user_attr("failure", f"duplicate of trial {duplicate.number}")
         study.tell(trial, state=TrialState.FAIL)
         return "duplicate"
-    folder = trial_dir(options.out_dir, trial)
+    folder = trial_dir(options.out_dir, trial, study)
     trial.set_user_attr("dir", str(folder))
     with Heartbeat(study._storage, trial._trial_id):
         config, seed, preset = trial_setup(spec, trial)
@@ -260,7 +289,10 @@ def run_trial(study: optuna.Study, spec: Spec, trial: Trial, options: RunOptions
                 progress=options.progress,
                 step_cap=options.step_cap,
                 checkpoint=spec.model.checkpoint,
+                deadline=options.deadline,
             )
+        except Interrupted as error:
+            return tell_interrupted(study, trial, error)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
             return "pruned"
@@ -315,7 +347,7 @@ def worker_loop(spec: Spec, options: RunOptions, total: int) -> None:
     progress = MatrixProgress(spec.name, total, options.workers, options.progress)
     progress.start(study)
     try:
-        while trials := claim_work(study, spec, options, pack):
+        while not options.out_of_time() and (trials := claim_work(study, spec, options, pack)):
             progress.starting(study, ", ".join(trial_label(t) for t in trials))
             run_work(study, spec, trials, options, progress)
             progress.refresh(study)
@@ -422,7 +454,7 @@ def run_spec(spec: Spec, options: RunOptions) -> optuna.Study:
     total = total_cells(spec, cells)
     for _ in range(3):  # a worker that died mid-trial leaves a cell to queue again
         reconcile(study, spec, cells, options)
-        if open_work(study, spec) <= 0:
+        if open_work(study, spec) <= 0 or options.out_of_time():
             break
         run_workers(spec, options, total)
     write_results(options.out_dir, results_table(study))

@@ -17,7 +17,7 @@ import optuna
 import torch
 from optuna.trial import Trial, TrialState
 
-from cnnablate.errors import UserError
+from cnnablate.errors import Interrupted, UserError
 from cnnablate.runner.grid import SEED
 from cnnablate.runner.spec import Spec
 from cnnablate.runner.storage import Heartbeat, claim_lock, worker_identity
@@ -77,6 +77,7 @@ def run_pack(study: optuna.Study, spec: Spec, trials: list[Trial], options: Any)
         already_done,
         objective_value,
         scalar_result,
+        tell_interrupted,
         trial_bar,
         trial_dir,
         trial_setup,
@@ -94,7 +95,7 @@ def run_pack(study: optuna.Study, spec: Spec, trials: list[Trial], options: Any)
         outcomes.append("duplicate")
     if not todo:
         return outcomes
-    dirs = [trial_dir(options.out_dir, trial) for trial in todo]
+    dirs = [trial_dir(options.out_dir, trial, study) for trial in todo]
     for trial, folder in zip(todo, dirs, strict=True):
         trial.set_user_attr("dir", str(folder))
     with ExitStack() as beats:
@@ -114,7 +115,10 @@ def run_pack(study: optuna.Study, spec: Spec, trials: list[Trial], options: Any)
                 progress=options.progress,
                 step_cap=options.step_cap,
                 checkpoint=spec.model.checkpoint,
+                deadline=options.deadline,
             )
+        except Interrupted as error:
+            return [*outcomes, *(tell_interrupted(study, trial, error) for trial in todo)]
         except Exception as error:
             for trial in todo:
                 trial.set_user_attr("failure", f"{type(error).__name__}: {error}"[:500])

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One device call of the GPU campaign (scripts/gpu_campaign.py says what it runs and keeps).
+#
+# Here, once:  bash scripts/gpu-wheels.sh            # the wheels the device lacks, into .whl/
+#              bash scripts/gpu.sh --prepare          # MNIST into .gpu/mnist (carried)
+# Each call:   device run, carry [".whl", ".gpu"]:  bash scripts/gpu.sh
+# Afterwards:  bash scripts/gpu-unpack.sh DIR         # DIR: the call's returned files
+# On the CPU:  bash scripts/gpu.sh --dry [--state DIR]   (tiny budgets; part of the tests)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+dry=0
+for arg in "$@"; do
+  case "$arg" in
+    --dry) dry=1 ;;
+    --prepare)
+      mkdir -p .gpu/mnist && cp "${CNNABLATE_MNIST_SOURCE:-../shared/data/mnist}"/*.gz .gpu/mnist/
+      ls -l .gpu/mnist; exit 0 ;;
+  esac
+done
+
+if [ "$dry" = 1 ]; then
+  python="${PYTHON:-.venv/bin/python}"
+else
+  python=python3
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || { echo "gpu.sh: installing the carried wheels failed"; exit 1; }
+  export PYTHONPATH="/tmp/site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+  export CNNABLATE_MNIST_SOURCE="$PWD/.gpu/mnist" CNNABLATE_NO_NPM=1
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true
+fi
+out="${OUT:-.gpu/out}"
+mkdir -p "$out"
+"$python" scripts/gpu_campaign.py "$@" 2>&1 | tee "$out/gpu.log"
+exit "${PIPESTATUS[0]}"

@@ -1,0 +1,7 @@
+"""`python -m cnnablate ...`: the `cnnablate` command."""
+
+import sys
+
+from cnnablate.cli import main
+
+sys.exit(main())

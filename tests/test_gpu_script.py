@@ -1,0 +1,56 @@
+"""`scripts/gpu.sh --dry`: every step of the GPU campaign on the CPU with tiny budgets, its state
+packed for the next call, and a second call that skips what the first finished."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = {"correctness", "speed", "campaign-mnist1d-quick"}
+
+
+def gpu_dry(state: Path, out: Path, budget: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OUT": str(out), "PYTHON": os.environ.get("PYTHON", "python")}
+    command = ["bash", "scripts/gpu.sh", "--dry", "--state", str(state), "--budget", str(budget)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def unpacked_names(out: Path) -> set[str]:
+    parts = sorted(out.glob("gpu-state.tgz.*"))
+    assert parts and all(p.stat().st_size <= 15 * 2**20 for p in parts)
+    data = b"".join(part.read_bytes() for part in parts)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return set(tar.getnames())
+
+
+@pytest.mark.slow
+def test_dry_campaign_runs_every_step_packs_its_state_and_resumes(tmp_path):
+    state, out = tmp_path / "state", tmp_path / "out"
+    first = gpu_dry(state, out)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert {p.name for p in (state / "done").iterdir()} == STEPS, first.stdout
+    assert "all steps done" in first.stdout
+    assert (out / "gpu.log").read_text() == first.stdout
+    names = unpacked_names(out)
+    quick = "results/mnist1d-quick"
+    assert {f"{quick}/results.parquet", f"{quick}/study.db", "done/speed"} <= names
+    assert not any(name.startswith(("mnist", "out")) for name in names)  # inputs stay behind
+
+    second = gpu_dry(state, tmp_path / "out2")
+    assert second.returncode == 0, second.stdout + second.stderr
+    for step in STEPS:
+        assert f"{step}: done in an earlier call, skipped" in second.stdout
+
+
+def test_a_call_without_time_leaves_every_step_for_the_next(tmp_path):
+    result = gpu_dry(tmp_path / "state", tmp_path / "out", budget=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("no time left in this call, next call") == len(STEPS)
+    assert not list((tmp_path / "state" / "done").iterdir())
+    assert "still to do: correctness, speed, campaign-mnist1d-quick" in result.stdout

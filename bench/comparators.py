@@ -14,11 +14,17 @@ depend on the pixel values, and the benchmarks must not need the MNIST files.
 
 Each runner returns its steady-state throughput, measured by a `SteadyClock` in the same way for
 all three: samples per second after the first `WARMUP_UPDATES` SGD updates.
+
+The device is `CNNABLATE_BENCH_DEVICE` (`cpu`, the default, or `cuda`; `bench_device`). On CUDA
+ours keeps its training set on the GPU (its `TensorDataModule` moves it there); stock Lightning
+and the plain loop read the same CPU-side `DataLoader` and move each batch, as a user's code would.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest.mock import patch
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from cnnablate.config import ExperimentConfig
+from cnnablate.config import ExperimentConfig, apply_overrides
 from cnnablate.data import DATAMODULES, Split, TensorDataModule, build_datamodule
 from cnnablate.data.batches import to_float
 from cnnablate.losses import get_loss
@@ -44,9 +51,32 @@ SYNTHETIC_TRAIN = 40_000
 SYNTHETIC_EVAL = 1_000
 SEED = 0
 OURS, STOCK, PLAIN = "ours", "stock Lightning", "plain loop"
+EAGER = "ours (eager)"  # CUDA only: ours with train.cuda_graph=false
 WARMUP_UPDATES = 150  # ours: its first 3 blocks, as its own ThroughputMeter leaves out
+DEVICE_VARIABLE = "CNNABLATE_BENCH_DEVICE"
+ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}  # Lightning's name of each device
 
 Cost = Callable[[nn.Module, Tensor, Tensor], Tensor]
+
+
+@functools.cache
+def bench_device() -> torch.device:
+    """The device every benchmark runs on: `$CNNABLATE_BENCH_DEVICE`, `cpu` by default."""
+    name = os.environ.get(DEVICE_VARIABLE, "cpu").strip().lower() or "cpu"
+    if name not in ACCELERATORS:
+        raise pytest.UsageError(f"{DEVICE_VARIABLE}={name!r}: expected 'cpu' or 'cuda'")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise pytest.UsageError(
+            f"{DEVICE_VARIABLE}=cuda, but torch {torch.__version__} sees no CUDA GPU here "
+            f"(run on a GPU machine, or unset {DEVICE_VARIABLE} for the CPU benchmarks)"
+        )
+    return torch.device(name)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously); nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def synthetic_mnist(n: int, seed: int) -> Split:
@@ -124,29 +154,45 @@ class Workload:
         return cost
 
 
+@dataclass(frozen=True)
+class Run:
+    """What a contender's run reports."""
+
+    samples_per_s: float  # steady state (`SteadyClock`)
+    update_path: str | None = None  # ours: "cuda-graph" or "eager" (its result.json)
+    update_fallback: str | None = None  # ours: why its updates ran eagerly, if they did
+
+
 class SteadyClock(pl.Callback):
     """Samples per second from the first step that ends past the warm-up to the last step's end.
 
     A step is a Lightning training step (a block of updates for ours, one update for stock
     Lightning) or, in the plain loop, one update; `tick` is called at its end. Everything between
     the two ends counts, epoch boundaries included (and ours' validation if an epoch that holds
-    one ended inside: in these runs none does, it comes after the last step).
+    one ended inside: on the CPU none does, it comes after the last step; on CUDA, udl-cnn's
+    run holds one, at epoch 25). The clock reads the time at those two ends only, the last
+    being the step that completes `total_samples`; on CUDA it first waits for the queued work
+    (`torch.cuda.synchronize`), so that both ends are where the GPU stands.
     """
 
-    def __init__(self, warmup_samples: int) -> None:
-        self.warmup_samples = warmup_samples
+    def __init__(self, warmup_samples: int, total_samples: int, device: torch.device) -> None:
+        self.warmup_samples, self.total_samples = warmup_samples, total_samples
+        self.device = device
         self.samples = 0
         self.start: tuple[int, float] | None = None
         self.end: tuple[int, float] | None = None
 
+    def mark(self) -> tuple[int, float]:
+        synchronize(self.device)
+        return self.samples, time.perf_counter()
+
     def tick(self, samples: int) -> None:
         self.samples += samples
-        mark = (self.samples, time.perf_counter())
         if self.start is None:
             if self.samples >= self.warmup_samples:
-                self.start = mark
-        else:
-            self.end = mark
+                self.start = self.mark()
+        elif self.samples >= self.total_samples:
+            self.end = self.mark()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_index) -> None:
         self.tick(batch[1].numel())
@@ -154,29 +200,43 @@ class SteadyClock(pl.Callback):
     @property
     def samples_per_s(self) -> float:
         if self.start is None or self.end is None:
-            raise RuntimeError("the run ended within the warm-up: give it more updates")
+            raise RuntimeError(
+                f"the run ended at {self.samples} samples, within the warm-up of "
+                f"{self.warmup_samples} or short of its {self.total_samples}"
+            )
         (samples_0, time_0), (samples_1, time_1) = self.start, self.end
         return (samples_1 - samples_0) / (time_1 - time_0)
 
 
-def clock_for(workload: Workload) -> SteadyClock:
-    return SteadyClock(WARMUP_UPDATES * workload.batch_size)
+def clock_for(workload: Workload, updates: int, device: torch.device) -> SteadyClock:
+    batch = workload.batch_size
+    return SteadyClock(WARMUP_UPDATES * batch, updates * batch, device)
 
 
-def run_ours(workload: Workload, updates: int) -> float:
-    clock = clock_for(workload)
+def run_ours(
+    workload: Workload, updates: int, device: torch.device, cuda_graph: bool = True
+) -> Run:
+    """`cuda_graph=False`: the "ours (eager)" contender, each update's kernels launched anew."""
+    clock = clock_for(workload, updates, device)
+    config = workload.config
+    if not cuda_graph:
+        config = apply_overrides(config, ["train.cuda_graph=false"])
     with tempfile.TemporaryDirectory() as scratch, synthetic_mnist_registered():
-        train(
-            workload.config,
+        result = train(
+            config,
             seed=SEED,
             out_dir=Path(scratch),
-            accelerator="cpu",
+            accelerator=ACCELERATORS[device.type],
             preset=workload.preset,
             progress="off",
             step_cap=updates,
             callbacks=[clock],
         )
-    return clock.samples_per_s
+    return Run(clock.samples_per_s, result["update_path"], result["update_fallback"])
+
+
+def run_ours_eager(workload: Workload, updates: int, device: torch.device) -> Run:
+    return run_ours(workload, updates, device, cuda_graph=False)
 
 
 class StockClassifier(pl.LightningModule):
@@ -196,11 +256,11 @@ class StockClassifier(pl.LightningModule):
         return self.workload.optimizer(self.net)
 
 
-def run_stock_lightning(workload: Workload, updates: int) -> float:
+def run_stock_lightning(workload: Workload, updates: int, device: torch.device) -> Run:
     torch.manual_seed(SEED)
-    clock = clock_for(workload)
+    clock = clock_for(workload, updates, device)
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator=ACCELERATORS[device.type],
         devices=1,
         max_steps=updates,
         max_epochs=-1,
@@ -211,7 +271,7 @@ def run_stock_lightning(workload: Workload, updates: int) -> float:
         callbacks=[clock],
     )
     trainer.fit(StockClassifier(workload), train_dataloaders=workload.loader())
-    return clock.samples_per_s
+    return Run(clock.samples_per_s)
 
 
 def endless(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
@@ -219,16 +279,17 @@ def endless(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
     return itertools.chain.from_iterable(itertools.repeat(loader))
 
 
-def run_plain_loop(workload: Workload, updates: int) -> float:
+def run_plain_loop(workload: Workload, updates: int, device: torch.device) -> Run:
     torch.manual_seed(SEED)
-    clock = clock_for(workload)
-    net = workload.network()
+    clock = clock_for(workload, updates, device)
+    net = workload.network().to(device)
     optimizer = workload.optimizer(net)
     cost = workload.cost()
     net.train()
     for x, y in itertools.islice(endless(workload.loader()), updates):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad()
         cost(net, x, y).backward()
         optimizer.step()
         clock.tick(len(y))
-    return clock.samples_per_s
+    return Run(clock.samples_per_s)

@@ -3,15 +3,15 @@
 The real expansion (`MNISTExpandedDataModule`: every training image and its four one-pixel
 shifts, shuffled once) runs on synthetic MNIST-shaped images, so the benchmark needs no MNIST
 files; the bytes held do not depend on the pixel values. The benchmark times building the set
-and moving it to the device; `extra_info` records the bytes it holds there (on CUDA, the
-allocator's own count).
+and moving it to the benchmark's device (`CNNABLATE_BENCH_DEVICE`); `extra_info` records the bytes
+it holds there (on CUDA, the allocator's own count).
 """
 
 from __future__ import annotations
 
 import torch
 
-from bench.comparators import synthetic_mnist
+from bench.comparators import bench_device, synthetic_mnist
 from cnnablate.config import DataConfig
 from cnnablate.data.base import Split
 from cnnablate.data.mnist import NIELSEN_TRAIN_SIZE, MNISTDataModule, MNISTExpandedDataModule
@@ -30,17 +30,13 @@ class SyntheticExpanded(MNISTExpandedDataModule, SyntheticMNISTSplits):
     """The real expansion over synthetic splits (its `super().load_splits()` lands on them)."""
 
 
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def held_bytes(splits: dict[str, Split]) -> int:
     return sum(s.x.nbytes + s.y.nbytes for s in splits.values())
 
 
 def expanded_on_device() -> tuple[dict[str, Split], int]:
     """The expanded set's splits on the device, and the bytes that took there."""
-    target = device()
+    target = bench_device()
     if target.type == "cuda":
         torch.cuda.synchronize()
         before = torch.cuda.memory_allocated()
@@ -53,14 +49,15 @@ def expanded_on_device() -> tuple[dict[str, Split], int]:
 
 
 def test_expanded_set_fits_in_one_gib(benchmark) -> None:
+    device = bench_device()
     splits, used = benchmark.pedantic(expanded_on_device, rounds=3, iterations=1)
     assert len(splits["train"]) == EXPANDED_IMAGES
     benchmark.extra_info.update(
         kind="memory",
-        device=str(device()),
+        device=str(device),
         images=EXPANDED_IMAGES,
         device_bytes=used,
         device_mib=round(used / 2**20, 1),
         target_mib=TARGET_BYTES // 2**20,
     )
-    assert used <= TARGET_BYTES, f"the expanded set takes {used / 2**20:.0f} MiB on {device()}"
+    assert used <= TARGET_BYTES, f"the expanded set takes {used / 2**20:.0f} MiB on {device}"

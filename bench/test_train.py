@@ -7,6 +7,12 @@ drifting speed of a shared virtual machine touches all three alike. A contender'
 the best of its rounds' steady states, each measured inside the run after a warm-up
 (`comparators.SteadyClock`). The time pytest-benchmark records is that of a whole round (all
 three runs, start-up included); each contender's fastest run is in the benchmark's `extra_info`.
+
+On CUDA (`CNNABLATE_BENCH_DEVICE=cuda`) a fourth contender, ours with `train.cuda_graph=false`,
+shows what capturing each block of updates as a CUDA graph buys; ours itself must have run on the
+graph path (`update_path`, recorded per contender in `extra_info`). The CUDA presets and budgets
+are their own (`CUDA_UPDATES`): the CPU's (`CPU_UPDATES`, `CPU_ROUNDS`) stay as the saved CPU
+baselines were measured.
 """
 
 from __future__ import annotations
@@ -15,25 +21,41 @@ import time
 from collections.abc import Callable
 
 import pytest
+import torch
 
 from bench.comparators import (
+    EAGER,
     OURS,
     PLAIN,
     STOCK,
+    Run,
     Workload,
+    bench_device,
     run_ours,
+    run_ours_eager,
     run_plain_loop,
     run_stock_lightning,
 )
 
-ROUNDS = 5
+Runner = Callable[[Workload, int, torch.device], Run]
+
+CPU_ROUNDS = 5
 # One preset per family: Nielsen's convnets and MLPs, UDL's MNIST-1D networks. The nielsen-*
 # runs stay within one epoch of the synthetic MNIST (4,000 updates of 10); the MLP's updates are
 # quick, so it makes more of them, for a steady-state window of seconds rather than a fraction of
 # one. udl-cnn's are 25 epochs of 40.
-UPDATES = {"nielsen-conv2-relu": 800, "nielsen-mlp30-mse": 4000, "udl-cnn": 1000}
-CONTENDERS: dict[str, Callable[[Workload, int], float]] = {
+CPU_UPDATES = {"nielsen-conv2-relu": 800, "nielsen-mlp30-mse": 4000, "udl-cnn": 1000}
+# On a GPU, updates of batch 10 are launch-bound (stock Lightning: about 1 ms each on an H100):
+# the convnets, with and without dropout, within one epoch; udl-cnn's 50 epochs of 40.
+CUDA_ROUNDS = 3
+CUDA_UPDATES = {"nielsen-conv2-relu": 3000, "nielsen-dropout": 3000, "udl-cnn": 2000}
+
+ON_CUDA = bench_device().type == "cuda"
+ROUNDS = CUDA_ROUNDS if ON_CUDA else CPU_ROUNDS
+UPDATES = CUDA_UPDATES if ON_CUDA else CPU_UPDATES
+CONTENDERS: dict[str, Runner] = {
     OURS: run_ours,
+    **({EAGER: run_ours_eager} if ON_CUDA else {}),
     STOCK: run_stock_lightning,
     PLAIN: run_plain_loop,
 }
@@ -51,16 +73,16 @@ def rotated(names: list[str], by: int) -> list[str]:
 
 @pytest.mark.parametrize("preset", list(UPDATES))
 def test_training(preset: str, workloads, measure_contenders) -> None:
-    workload, updates = workloads[preset], UPDATES[preset]
+    workload, updates, device = workloads[preset], UPDATES[preset], bench_device()
     names = list(CONTENDERS)
     rounds = iter(range(ROUNDS))
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in names}  # (seconds, rate)
+    runs: dict[str, list[tuple[float, Run]]] = {name: [] for name in names}  # (seconds, run)
 
     def one_round() -> None:
         for name in rotated(names, next(rounds)):
             start = time.perf_counter()
-            rate = CONTENDERS[name](workload, updates)
-            runs[name].append((time.perf_counter() - start, rate))
+            run = CONTENDERS[name](workload, updates, device)
+            runs[name].append((time.perf_counter() - start, run))
 
     measure_contenders(
         one_round,
@@ -70,3 +92,6 @@ def test_training(preset: str, workloads, measure_contenders) -> None:
         samples=updates * workload.batch_size,
         batch=workload.batch_size,
     )
+    if ON_CUDA:
+        ours = runs[OURS][-1][1]
+        assert ours.update_path == "cuda-graph", f"ours ran eagerly: {ours.update_fallback}"

@@ -422,6 +422,8 @@ def train_seeds(
     trainer = build_trainer(config, accelerator, max_epochs, out_dirs[0], callbacks, progress)
     resume_from = resumable_state(resume_path, meta)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=False)
+    # Lightning hands a GPU module back on the CPU; the final evaluations run where the data is.
+    module.to(trainer.strategy.root_device)
     if saver.interrupted:
         raise Interrupted(
             f"stopped by its time limit after epoch {trainer.current_epoch} "
@@ -494,6 +496,7 @@ def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float 
     x, y = _train_tensors(datamodule)
     batch = datamodule.config.batch_size
     net = module.net.unpack(0) if module.packed else module.net
+    x, y = x.to(module.device), y.to(module.device)
     net.train()
     per_sample = training_flops_per_sample(net, module.loss_fn, to_float(x[:batch]), y[:batch])
     return {

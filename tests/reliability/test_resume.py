@@ -111,7 +111,7 @@ def test_time_limit_stops_at_an_epoch_end_and_the_rerun_resumes(
     # A deadline already past, yet one trial claimed (the matrix's and the worker's checks let
     # it through): it stops at its first epoch end.
     checks = iter([False, False])
-    monkeypatch.setattr(RunOptions, "out_of_time", lambda self: next(checks, True))
+    monkeypatch.setattr(RunOptions, "out_of_time", lambda self, need_s=0.0: next(checks, True))
     run_spec(spec, RunOptions(**{**options.__dict__, "deadline": time.time()}))
     study = load_study(default_storage_url(out), "resume")
     (cut,) = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from cnnablate.train import Progress
 
 GRID_METRIC = "test_acc"
+# No trial is started this close to the deadline: it could not reach its first epoch end (its
+# first saved state) before being stopped, and would only lose its work.
+CLAIM_MARGIN_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,8 @@ class RunOptions:
     progress: Progress = "lines"  # how this process shows the matrix's progress
     deadline: float | None = None  # time.time() by which trials stop, their state saved
 
-    def out_of_time(self) -> bool:
-        return self.deadline is not None and time.time() >= self.deadline
+    def out_of_time(self, need_s: float = 0.0) -> bool:
+        return self.deadline is not None and time.time() + need_s >= self.deadline
 
 
 # --- the study ------------------------------------------------------------------------------
@@ -347,7 +350,9 @@ def worker_loop(spec: Spec, options: RunOptions, total: int) -> None:
     progress = MatrixProgress(spec.name, total, options.workers, options.progress)
     progress.start(study)
     try:
-        while not options.out_of_time() and (trials := claim_work(study, spec, options, pack)):
+        while not options.out_of_time(CLAIM_MARGIN_S) and (
+            trials := claim_work(study, spec, options, pack)
+        ):
             progress.starting(study, ", ".join(trial_label(t) for t in trials))
             run_work(study, spec, trials, options, progress)
             progress.refresh(study)

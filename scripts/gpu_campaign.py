@@ -58,7 +58,7 @@ def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
         check_preset, check_steps, tests = "udl-cnn", "20", ["tests/test_graphed.py"]
         # The CPU bench takes minutes: the dry run checks that it is set up.
         bench = ["bench/test_train.py", "--collect-only"]
-        specs, spec_args = ["ablations/mnist1d-quick.yaml"], ["--max-steps", "30", "--workers", "1"]
+        specs, spec_args = ["ablations/mnist1d-quick.yaml"], ["--max-steps", "20", "--workers", "2"]
     else:
         check_preset, check_steps = "nielsen-conv2-relu", "600"
         tests = ["tests/test_graphed.py", "tests/test_train.py", "-k", "graph or packed"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ STEPS = {"correctness", "speed", "campaign-mnist1d-quick"}
 
 
 def gpu_dry(state: Path, out: Path, budget: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OUT": str(out), "PYTHON": os.environ.get("PYTHON", "python")}
+    env = {**os.environ, "OUT": str(out), "PYTHON": os.environ.get("PYTHON", sys.executable)}
     command = ["bash", "scripts/gpu.sh", "--dry", "--state", str(state), "--budget", str(budget)]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 dest="${1:-.whl}"
 mkdir -p "$dest"
 wheels=(
-  optuna==5.0.0 optuna-integration==5.0.0 alembic==1.20.1 sqlalchemy==2.1.9 mako==1.4.3
+  optuna==5.0.0 alembic==1.20.1 sqlalchemy==2.1.9 mako==1.4.3
   colorlog==6.12.0 mnist1d==0.0.2.post1 kornia==0.9.0 kornia-rs==0.2.0 pydantic==2.14.4
   pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
   typing-extensions==4.16.0 platformdirs==4.14.8 greenlet

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv with the CPU build of torch and cnnablate (editable) with its extras.
-# Usage: bash scripts/setup.sh [extras]   (default extras: runner,report,test)
+# Usage: bash scripts/setup.sh [extras]   (default extras: test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-runner,report,test}"
+extras="${1:-test}"
 python3 -m venv .venv
 . .venv/bin/activate
 pip install --quiet --upgrade pip

@@ -166,6 +166,7 @@ optuna:
     assert {"optim.lr", "width"} <= set(finished[0].params)
     table = read_results(out)
     assert len(table) == 6 and set(table["state"]) <= {"COMPLETE", "PRUNED"}
+    assert "lightning.pytorch" not in sys.modules  # one Lightning distribution in the process
 
 
 def test_changed_spec_refuses_the_old_results(tiny_spec, tmp_path):

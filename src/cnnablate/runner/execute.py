@@ -231,10 +231,10 @@ def scalar_result(result: dict[str, Any]) -> dict[str, Any]:
 def pruning_callbacks(spec: Spec, trial: Trial) -> list:
     if spec.model.mode != "optuna" or spec.model.optuna.pruner == "none":
         return []
-    from optuna_integration import PyTorchLightningPruningCallback
+    from cnnablate.runner.pruning import OptunaPruning
 
     monitor = spec.model.optuna.metric.removeprefix("best_")
-    return [PyTorchLightningPruningCallback(trial, monitor=monitor)]
+    return [OptunaPruning(trial, monitor=monitor)]
 
 
 def trial_dir(out_dir: Path, trial: Trial, study: optuna.Study | None = None) -> Path:

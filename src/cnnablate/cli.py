@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cnnablate import __version__
 from cnnablate.errors import UserError
 
 EXIT_USAGE = 2
@@ -204,6 +205,7 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> Parser:
     parser = Parser(prog="cnnablate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cnnablate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     presets = sub.add_parser("presets", help="list the lecture's named networks")

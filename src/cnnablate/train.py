@@ -218,8 +218,13 @@ def evaluate(module: Classifier, batches: EvalBatches) -> list[dict[str, float]]
     ]
 
 
+# A run's own output (results tables, reports) is tracked, but it is not a change to the code.
+OUTPUT_FOLDERS = ("results", "reports")
+
+
 def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, with '-dirty' for local changes."""
+    """The commit of the source tree this package runs from, with '-dirty' for local changes to
+    tracked files other than the runs' own output (`OUTPUT_FOLDERS`)."""
     source = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -228,7 +233,15 @@ def git_commit() -> str | None:
         if not commit:
             return None
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":/",
+                *(f":(top,exclude){folder}" for folder in OUTPUT_FOLDERS),
+            ],
             cwd=source,
             capture_output=True,
             text=True,

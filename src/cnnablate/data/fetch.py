@@ -72,12 +72,19 @@ class Source(Protocol):
 
 
 def resolve_data_dir(arg: str | Path | None) -> Path:
-    """`--data-dir` if given, else `$CNNABLATE_DATA`, else the user's cache directory."""
+    """`--data-dir` if given, else `$CNNABLATE_DATA`, else the user's cache directory; a path
+    that exists but is no directory is refused, naming where it came from."""
     if arg:
-        return Path(arg).expanduser()
+        return _a_directory(Path(arg).expanduser(), "--data-dir")
     if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+        return _a_directory(Path(os.environ[DATA_DIR_ENV]).expanduser(), f"${DATA_DIR_ENV}")
     return Path(platformdirs.user_cache_dir("cnnablate"))
+
+
+def _a_directory(path: Path, source: str) -> Path:
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{source} {path}: not a directory; give a folder for the data sets")
+    return path
 
 
 def sha256_hex(data: bytes) -> str:

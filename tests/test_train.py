@@ -2,6 +2,7 @@
 
 import csv
 import json
+import subprocess
 
 import pytest
 import pytorch_lightning as pl
@@ -10,7 +11,7 @@ import torch
 from cnnablate.config import apply_overrides, with_budget
 from cnnablate.module import load_trained
 from cnnablate.presets import get_preset
-from cnnablate.train import best_validation, train
+from cnnablate.train import best_validation, git_commit, train
 
 TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "achieved_flops_per_s", "wall_s", "pid"}
 
@@ -250,3 +251,22 @@ def test_memory_format_of_2d_conv_weights(memory_format, accelerator, channels_l
     weight = module.net[0][1].conv.weight  # 40 x 20 x 5 x 5: the layouts differ
     assert weight.is_contiguous(memory_format=torch.channels_last) == channels_last
     assert weight.is_contiguous() == (not channels_last)
+
+
+def test_a_runs_own_output_does_not_make_the_commit_dirty(tmp_path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    for path in ("src/code.py", "results/spec/results.csv", "reports/spec/index.md"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("v1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    clean = git_commit(tmp_path / "src")
+    assert clean is not None and not clean.endswith("-dirty")
+    (tmp_path / "results/spec/results.csv").write_text("v2\n")
+    (tmp_path / "reports/spec/index.md").write_text("v2\n")
+    assert git_commit(tmp_path / "src") == clean
+    (tmp_path / "src/code.py").write_text("v2\n")
+    assert git_commit(tmp_path / "src") == clean + "-dirty"

@@ -222,10 +222,10 @@ def evaluate(module: Classifier, batches: EvalBatches) -> list[dict[str, float]]
 OUTPUT_FOLDERS = ("results", "reports")
 
 
-def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, with '-dirty' for local changes to
-    tracked files other than the runs' own output (`OUTPUT_FOLDERS`)."""
-    source = Path(__file__).resolve().parent
+def git_commit(source: Path | None = None) -> str | None:
+    """The commit of the source tree this package runs from (or `source`), with '-dirty' for
+    local changes to tracked files other than the runs' own output (`OUTPUT_FOLDERS`)."""
+    source = source or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10

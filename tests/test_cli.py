@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from cnnablate.cli import main
@@ -132,8 +133,16 @@ def test_run_then_status(capsys, tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC)
     out = tmp_path / "res"
-    code, _, err = run_cli(capsys, "run", str(spec), "--out", str(out), "--max-steps", "8")
+    code, run_text, err = run_cli(capsys, "run", str(spec), "--out", str(out), "--max-steps", "8")
     assert code == 0, err
+    # The end of a run: each cell's accuracy over its seeds, and the command for the report.
+    table = pd.read_parquet(out / "results.parquet")
+    for _, cell in table.groupby(
+        [c for c in table if c.startswith("param.") and c != "param.seed"]
+    ):
+        mean = f"{100 * cell['test_acc'].mean():.2f}% ± {100 * cell['test_acc'].std():.2f}%"
+        assert mean in run_text, run_text
+    assert run_text.rstrip().endswith(f"report: cnnablate report {out}")
     code, out_text, _ = run_cli(capsys, "status", str(out))
     assert code == 0
     assert "tiny: 6 cells: 6 done, 0 running, 0 failed, 0 pending" in out_text

@@ -136,15 +136,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     study = run_spec(spec, options)
     counts = print_status(study, spec)
+    print_cell_summary(out_dir)
     print(
         f"results: {out_dir / 'results.parquet'} (and results.csv); storage: {options.storage_url}"
     )
+    print(f"report: cnnablate report {out_dir}")
     if options.out_of_time():
         print(
             f"stopped by --time-limit {args.time_limit:g} s: cut-off trials saved their state; "
             "run the same command again to go on"
         )
     return 0 if counts.get("pending", 0) == 0 and counts.get("running", 0) == 0 else 1
+
+
+def print_cell_summary(out_dir: Path) -> None:
+    """Each cell's test accuracy over its seeds (mean ± std, 95% CI) and training speed."""
+    import pandas as pd
+
+    from cnnablate.report.tables import cell_table, cells_for_reading
+    from cnnablate.runner.results import read_results
+
+    try:
+        trials = read_results(out_dir)
+    except (OSError, ValueError):
+        return
+    trials = trials[trials["state"] == "COMPLETE"] if "state" in trials else trials
+    if trials.empty or "test_acc" not in trials:
+        return
+    factors = [c for c in trials.columns if c.startswith("param.") and c != "param.seed"]
+    shown = cells_for_reading(cell_table(trials, factors), factors)
+    columns = [c for c in shown.columns if c not in ("best", "test error", "eval samples/s")]
+    for column in ("params", "train samples/s"):
+        shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
+    shown["wall s"] = shown["wall s"].map(lambda v: f"{v:,.1f}")
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(shown[columns].to_string(index=False))
 
 
 def cmd_status(args: argparse.Namespace) -> int:

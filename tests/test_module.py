@@ -1,10 +1,14 @@
 import copy
 
 import pytest
+import pytorch_lightning as pl
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
-from cnnablate.config import validate_config
+from cnnablate.config import apply_overrides, validate_config
+from cnnablate.data.mnist1d import MNIST1DDataModule
 from cnnablate.module import Classifier, l2_coefficient
+from cnnablate.presets import get_preset
 
 
 def config(**optim):
@@ -83,3 +87,38 @@ def test_l2_decays_weights_only_alone_and_packed(seeds):
     for param in module.parameters():
         assert (param.grad is not None) == (id(param) in penalised)
     assert len(penalised) + len(others["params"]) == len(list(module.parameters()))
+
+
+def test_a_stock_trainer_fits_validates_tests_and_loads_it_back(tmp_path):
+    """An ordinary LightningModule too: plain (x, y) batches from any DataLoader, one update
+    each; validate and test; `load_from_checkpoint` rebuilds it."""
+    config = apply_overrides(get_preset("udl-cnn").config, ["data.num_samples=600"])
+    data = MNIST1DDataModule(config.data)
+    data.prepare()
+    train, test = data.splits["train"], data.splits["test"]
+    loader = DataLoader(TensorDataset(train.x, train.y), batch_size=50, shuffle=True)
+    test_loader = DataLoader(TensorDataset(test.x, test.y), batch_size=100)
+    module = Classifier(config, data.input_shape, len(train))
+    trainer = pl.Trainer(
+        max_epochs=3, default_root_dir=tmp_path, enable_progress_bar=False, logger=False
+    )
+    trainer.fit(module, train_dataloaders=loader, val_dataloaders=test_loader)
+    assert trainer.global_step == module.updates == 3 * len(loader)  # Lightning counted them
+    assert [row["epoch"] for row in module.history] == [1, 2, 3]
+    assert module.history[-1]["train_acc"] > 0.1
+
+    (validated,) = trainer.validate(module, dataloaders=test_loader)
+    (tested,) = trainer.test(module, dataloaders=test_loader)
+    assert validated["val_acc"] == pytest.approx(tested["test_acc"])
+    assert tested["test_acc"] == pytest.approx(module.history[-1]["val_acc"])
+
+    path = tmp_path / "stock.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = Classifier.load_from_checkpoint(path)
+    assert loaded.config == module.config
+    x = test.x[:20]
+    torch.testing.assert_close(loaded.eval()(x), module.eval()(x))
+    (again,) = pl.Trainer(logger=False, enable_progress_bar=False).test(
+        loaded, dataloaders=test_loader
+    )
+    assert again["test_acc"] == pytest.approx(tested["test_acc"])

@@ -42,16 +42,25 @@ def l2_coefficient(config: ExperimentConfig, num_train: int) -> float:
 class Classifier(pl.LightningModule):
     def __init__(
         self,
-        config: ExperimentConfig,
+        config: ExperimentConfig | dict[str, Any],
         input_shape: tuple[int, ...],
         num_train: int,
         num_classes: int = 10,
         seeds: list[int] | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(config, ExperimentConfig):  # as `load_from_checkpoint` passes it
+            config = ExperimentConfig.model_validate(config)
+        input_shape = tuple(input_shape)
         self.save_hyperparameters(
-            {"config": config.model_dump(), "input_shape": input_shape, "num_train": num_train}
+            {
+                "config": config.model_dump(),
+                "input_shape": input_shape,
+                "num_train": num_train,
+                "num_classes": num_classes,
+            }
         )
+        self.input_shape = input_shape
         self.config = config
         self.packed = seeds is not None and len(seeds) > 1
         self.copies = len(seeds) if self.packed else 1
@@ -140,21 +149,45 @@ class Classifier(pl.LightningModule):
     def update_fallback(self) -> str | None:
         return None if self._graphed is None else self._graphed.fallback
 
-    def training_step(self, block: tuple[Tensor, Tensor], block_index: int) -> None:
-        xs, ys = block
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_index: int) -> None:
+        """One SGD update per mini-batch: a plain `(x, y)` batch from any DataLoader is one
+        update; a block `(k, batch, ...)` from `TensorDataModule` is k of them, in order."""
+        if not self.packed and batch[0].dim() == len(self.input_shape) + 1:
+            self._plain_update(*batch)
+        else:
+            self._block_update(*batch)
+
+    def _plain_update(self, x: Tensor, y: Tensor) -> None:
+        """The usual manual-optimisation step: Lightning's optimizer wrapper, `manual_backward`
+        (so precision and strategy plugins apply), Lightning counting the step."""
+        optimizer = self.optimizers()
+        z = self.net(x)
+        loss = self.loss_fn(z, y)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        self.updates += 1
+        self._record_block(
+            loss.detach().view(1, 1), z.detach().view(1, 1, *z.shape), y.view(1, 1, -1)
+        )
+
+    def _block_update(self, xs: Tensor, ys: Tensor) -> None:
         if not self.packed:
             xs, ys = xs.unsqueeze(0), ys.unsqueeze(0)
         if self._graphed is None:
             enabled = self.config.train.cuda_graph
             self._graphed = GraphedBlocks(self.block_updates, self.optimizers().optimizer, enabled)
         losses, logits = self._graphed(xs, ys)
-        steps, batch = ys.shape[1], ys.shape[2]
-        # Statistics once per block, not per update: (steps, copies) losses, (steps, copies,
-        # batch) predictions.
+        self.updates += ys.shape[1]
+        self._count_optimizer_steps(ys.shape[1])
+        self._record_block(losses, logits, ys.transpose(0, 1))
+
+    def _record_block(self, losses: Tensor, logits: Tensor, ys: Tensor) -> None:
+        """Statistics once per block, not per update: losses `(steps, copies)`, logits
+        `(steps, copies, batch, classes)`, labels `(steps, copies, batch)`."""
+        steps, batch = ys.shape[0], ys.shape[2]
         loss_sum = losses.sum(0) * batch
-        correct = (logits.argmax(-1) == ys.transpose(0, 1)).sum((0, 2))
-        self.updates += steps
-        self._count_optimizer_steps(steps)
+        correct = (logits.argmax(-1) == ys).sum((0, 2))
         self._check_divergence(loss_sum)
         samples = steps * batch
         for copy in range(self.copies):
@@ -184,26 +217,53 @@ class Classifier(pl.LightningModule):
     def validation_step(
         self, batch: tuple[Tensor, Tensor], batch_index: int, dataloader_idx: int = 0
     ) -> None:
-        x, y = batch
-        split = self.trainer.datamodule.eval_split_names()[dataloader_idx]
+        self._update_eval(self._eval_splits()[dataloader_idx], *batch)
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_index: int) -> None:
+        self._update_eval("test", *batch)
+
+    def on_test_epoch_end(self) -> None:
+        for copy in range(self.copies):
+            loss, acc = self.eval_loss["test"][copy], self.eval_acc["test"][copy]
+            suffix = "" if copy == 0 else f"_{copy}"
+            self.log(f"test_loss{suffix}", loss.compute().item())
+            self.log(f"test_acc{suffix}", acc.compute().item())
+            loss.reset()
+            acc.reset()
+
+    def _eval_splits(self) -> list[str]:
+        """Validation loaders: ours give the val split (if any) then test; any other loader is
+        'val'."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        names = getattr(datamodule, "eval_split_names", None)
+        return names() if names is not None else ["val"]
+
+    def _update_eval(self, split: str, x: Tensor, y: Tensor) -> None:
         z = self.per_copy(self(x))
         for copy in range(self.copies):
             self.eval_loss[split][copy].update(self.loss_fn(z[copy], y), weight=len(y))
             self.eval_acc[split][copy].update(z[copy], y)
 
     def on_validation_epoch_end(self) -> None:
-        for copy in range(self.copies):
-            self.histories[copy].append(self._epoch_row(copy))
-        row = self.history[-1]
+        rows = [self._epoch_row(copy) for copy in range(self.copies)]
+        if self.trainer.sanity_checking:
+            return
+        if self.trainer.state.fn == "fit":  # a `trainer.validate` is no epoch of training
+            for history, copy_row in zip(self.histories, rows, strict=True):
+                history.append(copy_row)
+        row = rows[0]
         numeric = {k: v for k, v in row.items() if v is not None and k != "epoch"}
-        self.log_dict({k: float(v) for k, v in numeric.items()}, logger=False)
-        if self.logger is not None:
+        fitting = self.trainer.state.fn == "fit"
+        # In training the logger gets the row at the update count (below); a `validate` call
+        # returns what is logged, as Lightning does.
+        self.log_dict({k: float(v) for k, v in numeric.items()}, logger=not fitting)
+        if fitting and self.logger is not None:
             self.logger.log_metrics({**numeric, "epoch": row["epoch"]}, step=self.updates)
 
     def _epoch_row(self, copy: int) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": self.current_epoch + 1, "step": self.updates}
         row["train_loss"], row["train_acc"] = self._compute_train_metrics(copy)
-        for split in self.trainer.datamodule.eval_split_names():
+        for split in self._eval_splits():
             loss, acc = self.eval_loss[split][copy], self.eval_acc[split][copy]
             row[f"{split}_loss"], row[f"{split}_acc"] = loss.compute().item(), acc.compute().item()
             loss.reset()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+import cnnablate
 from cnnablate.runner.execute import RunOptions, run_spec
 from cnnablate.runner.grid import enumerate_cells
 from cnnablate.runner.results import read_results
@@ -54,6 +55,10 @@ def test_grid_runs_every_cell_once_and_table_matches_storage(tiny_spec, tmp_path
         assert row["cell"] == trial.user_attrs["cell"]
         assert row["param.model.activation"] == trial.params["model.activation"]
         assert row["wall_s"] == trial.user_attrs["result"]["wall_s"]
+        assert row["started"] == trial.datetime_start  # stored as timestamps, not strings
+        assert row["finished"] == trial.datetime_complete
+    assert table["started"].dtype.kind == table["finished"].dtype.kind == "M"
+    assert cnnablate.load_results(out).equals(table)
     csv = pd.read_csv(out / "results.csv")
     assert list(csv["trial"]) == list(table["trial"])
     assert (out / "trials").is_dir() and len(list((out / "trials").glob("*/result.json"))) == 6

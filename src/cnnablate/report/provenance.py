@@ -29,7 +29,8 @@ def _span(frame: pd.DataFrame) -> str:
     finished = frame["finished"].dropna() if "finished" in frame else pd.Series(dtype=object)
     if started.empty or finished.empty:
         return "unknown"
-    return f"{min(started)[:19]} to {max(finished)[:19]}"
+    first, last = pd.to_datetime(started).min(), pd.to_datetime(finished).max()
+    return f"{first:%Y-%m-%dT%H:%M:%S} to {last:%Y-%m-%dT%H:%M:%S}"
 
 
 def source_provenance(source: ResultsSource, budget: pd.Series) -> dict[str, Any]:

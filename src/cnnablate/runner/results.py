@@ -13,6 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 from cnnablate.atomic import atomic_path
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+TIME_COLUMNS = ("started", "finished")
 
 
 def trial_row(trial: FrozenTrial) -> dict[str, Any]:
@@ -27,8 +28,8 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
         "failure": attrs.get("failure"),
         "dir": attrs.get("dir"),
         "host": attrs.get("host"),
-        "started": trial.datetime_start.isoformat() if trial.datetime_start else None,
-        "finished": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
+        "started": trial.datetime_start,
+        "finished": trial.datetime_complete,
     }
     if trial.state == TrialState.PRUNED:
         row["status"] = "pruned"
@@ -44,6 +45,9 @@ def results_table(study: optuna.Study) -> pd.DataFrame:
     trials = study.get_trials(deepcopy=False, states=FINISHED)
     rows = [trial_row(t) for t in sorted(trials, key=lambda t: t.number)]
     frame = pd.DataFrame(rows)
+    for column in TIME_COLUMNS:  # timestamps, not strings, whatever the rows hold
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column])
     for column in frame.columns:  # mixed None/str/number columns must still round-trip parquet
         if frame[column].dtype == object and frame[column].map(type).nunique() > 1:
             frame[column] = frame[column].map(
@@ -61,4 +65,10 @@ def write_results(out_dir: Path, frame: pd.DataFrame) -> None:
 
 
 def read_results(out_dir: Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(out_dir) / "results.parquet")
+    """A results folder's table (one row per finished trial), its times as timestamps also in
+    tables written before they were stored as such."""
+    frame = pd.read_parquet(Path(out_dir) / "results.parquet")
+    for column in TIME_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column])
+    return frame

@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnnablate import __version__
-from cnnablate.errors import UserError
+from cnnablate.errors import Unavailable, UserError
 
 EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 1  # good input, but a database or data set could not be had
 
 
 class Parser(argparse.ArgumentParser):
@@ -316,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(argv)
     except UserError as error:
         print(f"cnnablate: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_UNAVAILABLE if isinstance(error, Unavailable) else EXIT_USAGE
     except KeyboardInterrupt:
         print("cnnablate: interrupted", file=sys.stderr)
         return 130

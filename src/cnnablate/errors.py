@@ -2,7 +2,12 @@
 
 
 class UserError(Exception):
-    """Bad input from the user: printed as one line by the CLI, never as a traceback."""
+    """Bad input from the user: printed as one line by the CLI, never as a traceback (exit 2)."""
+
+
+class Unavailable(UserError):
+    """Good input, but what it needs cannot be had: an unreachable database, data that is missing
+    or corrupted. One line like a UserError, exit status 1."""
 
 
 class Interrupted(Exception):

@@ -26,7 +26,7 @@ import platformdirs
 
 from cnnablate.atomic import write_bytes
 from cnnablate.data.idx import gunzip_if_gzipped, read_idx
-from cnnablate.errors import UserError
+from cnnablate.errors import Unavailable, UserError
 
 Log = Callable[[str], object]
 
@@ -257,7 +257,7 @@ def fetch_mnist(
         ]
     if missing:
         tried = "; ".join(source.label for source in sources) or "none"
-        raise UserError(
+        raise Unavailable(
             f"could not obtain verified MNIST file(s) {', '.join(missing)} (sources tried: "
             f"{tried}); put the four files (raw or .gz) in a directory and name it with "
             f"--from DIR or {SOURCE_ENV}=DIR"
@@ -303,7 +303,7 @@ def fetch_fashion_mnist(data_dir: Path, local_dir: Path | None = None, log: Log 
             continue
         source = find_idx(source_dir, name)
         if source is None:
-            raise UserError(
+            raise Unavailable(
                 f"Fashion-MNIST file {name} (raw or .gz) not found in {source_dir}; "
                 "install it with `apt-get install dataset-fashion-mnist` or name a directory "
                 "holding it with `cnnablate data fetch fashion-mnist --from DIR`"

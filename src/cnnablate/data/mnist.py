@@ -22,7 +22,7 @@ from cnnablate.data.fetch import (
     validated_idx,
 )
 from cnnablate.data.idx import read_idx
-from cnnablate.errors import UserError
+from cnnablate.errors import Unavailable, UserError
 
 __all__ = [
     "FashionMNISTDataModule",
@@ -64,7 +64,7 @@ def read_verified_idx(path: Path, expected_sha256: str) -> np.ndarray:
     data = path.read_bytes()
     actual = sha256_hex(data)
     if actual != expected_sha256:
-        raise UserError(
+        raise Unavailable(
             f"{path} is corrupted (SHA256 {actual[:12]}…, expected {expected_sha256[:12]}…); "
             "delete it and run `cnnablate data fetch mnist` to fetch it again"
         )
@@ -130,7 +130,7 @@ def fashion_mnist_dir(data_dir: Path | None) -> Path:
     for directory in candidates:
         if all(find_idx(directory, name) for name in IDX_SHAPES):
             return directory
-    raise UserError(
+    raise Unavailable(
         f"Fashion-MNIST not found in {' or '.join(str(d) for d in candidates)}; install it with "
         "`apt-get install dataset-fashion-mnist` or copy it with "
         "`cnnablate data fetch fashion-mnist --from DIR`"

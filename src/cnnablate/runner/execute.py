@@ -24,7 +24,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from cnnablate.errors import Interrupted, UserError
+from cnnablate.errors import Interrupted, Unavailable, UserError
 from cnnablate.runner.grid import (
     Cell,
     cell_config,
@@ -383,7 +383,7 @@ def _worker_process(spec_text: str, spec_path: str | None, options: RunOptions, 
         worker_loop(spec, options, total)
     except UserError as error:
         print(f"cnnablate: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(1 if isinstance(error, Unavailable) else 2)
 
 
 def run_workers(spec: Spec, options: RunOptions, total: int) -> None:
@@ -407,6 +407,8 @@ def run_workers(spec: Spec, options: RunOptions, total: int) -> None:
         process.join()
     if any(p.exitcode == 2 for p in processes):
         raise UserError("a worker stopped on bad input (see its message above)")
+    if any(p.exitcode == 1 for p in processes):
+        raise Unavailable("a worker stopped: what it needed could not be had (see above)")
 
 
 def watch_workers(spec: Spec, options: RunOptions, total: int, processes: list) -> None:

@@ -30,7 +30,7 @@ import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-from cnnablate.errors import UserError
+from cnnablate.errors import Unavailable, UserError
 
 HEARTBEAT_S = 5.0
 ADVISORY_LOCK_KEY = 0x636E6E61626C6174  # "cnnablat": one lock for table creation and claims
@@ -54,7 +54,12 @@ def open_storage(url: str) -> BaseStorage:
             return RDBStorage(url, engine_kwargs=engine_kwargs)
     except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"--storage {url!r}: cannot open ({first})") from None
+        # A database server that does not answer is no fault of the URL; a bad URL, driver or
+        # SQLite path is.
+        unreachable = type(error).__name__ == "OperationalError" and not url.startswith("sqlite")
+        raise (Unavailable if unreachable else UserError)(
+            f"--storage {url!r}: cannot open ({first})"
+        ) from None
 
 
 @cache

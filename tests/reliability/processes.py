@@ -87,7 +87,7 @@ def parent_of(pid: int) -> int | None:
         return None
 
 
-def descendants(root: int) -> dict[int, str | None]:
+def descendants(root: int) -> dict[int, float | None]:
     """Every process below `root` (children, grandchildren, ...) with its kernel start time."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -101,7 +101,7 @@ def descendants(root: int) -> dict[int, str | None]:
     return found
 
 
-def is_running(pid: int, start: str | None) -> bool:
+def is_running(pid: int, start: float | None) -> bool:
     """Whether this very process (same pid, same start time) still runs (zombies do not)."""
     if process_start_time(pid) != start:
         return False
@@ -112,7 +112,7 @@ def is_running(pid: int, start: str | None) -> bool:
         return False
 
 
-def survivors(processes: dict[int, str | None], within_s: float = 10.0) -> list[int]:
+def survivors(processes: dict[int, float | None], within_s: float = 10.0) -> list[int]:
     """The processes still running after `within_s` seconds of grace."""
     deadline = time.monotonic() + within_s
     while True:

@@ -41,6 +41,7 @@ from cnnablate.runner.storage import (
     Heartbeat,
     claim_lock,
     open_storage,
+    storage_now,
     worker_identity,
     worker_is_gone,
 )
@@ -130,7 +131,7 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
 
 def fail_lost_trials(study: optuna.Study, stale_after_s: float) -> list[FrozenTrial]:
     """Mark RUNNING trials whose worker died or went silent as FAIL; return them."""
-    now, lost = time.time(), []
+    now, lost = storage_now(study._storage), []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if worker_is_gone(trial.user_attrs, now, stale_after_s):
             storage = study._storage
@@ -172,7 +173,8 @@ def claim_trial(study: optuna.Study, spec: Spec, options: RunOptions) -> Trial |
         trial = study.ask()
         # Before the lock opens: a reconcile elsewhere must never see this trial RUNNING
         # without its worker and a heartbeat, or it would take it for lost.
-        for key, value in {**worker_identity(), "heartbeat": time.time()}.items():
+        beat = {"heartbeat": storage_now(study._storage)}
+        for key, value in {**worker_identity(), **beat}.items():
             trial.set_user_attr(key, value)
     if spec.model.mode == "grid" and "cell" not in trial.user_attrs:
         # Another machine popped the last waiting trial between our look and our ask.

@@ -7,26 +7,30 @@
   the cells and failing lost trials is not atomic anywhere: on PostgreSQL, where machines share
   a study, the same section also holds a database-wide advisory lock (as does creating the
   tables, which two processes starting on an empty database would otherwise race).
-- Liveness: each running trial carries its worker's host, pid, process start time and a
-  heartbeat. A trial whose worker is gone (same host, process dead) or silent for longer than
-  `stale_after_s` is failed and its cell queued again. Optuna's own heartbeat covers only RDB
-  storages and `study.optimize`, not ask/tell, hence ours.
+- Liveness: each running trial carries its worker's host, pid, process start time (psutil)
+  and a heartbeat. A trial whose worker is gone (same host, process dead) or silent for longer
+  than `stale_after_s` is failed and its cell queued again. Heartbeats and the judgement of
+  silence use the database's clock (`storage_now`), so machines whose clocks disagree still
+  agree on who is silent. Optuna's own heartbeat covers only `study.optimize`, not ask/tell,
+  hence ours.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+import psutil
 import sqlalchemy
+from filelock import FileLock
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -77,12 +81,8 @@ def sqlite_file_lock(url: str) -> Iterator[None]:
     if not url.startswith("sqlite:///") or path == ":memory:" or not Path(path).parent.is_dir():
         yield  # nothing to share, or a folder SQLite itself will refuse
         return
-    with open(f"{path}.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(f"{path}.lock"):
+        yield
 
 
 @contextmanager
@@ -107,22 +107,35 @@ def claim_lock(out_dir: Path, storage_url: str) -> Iterator[None]:
     """Exclusive across the processes of this machine (and, on PostgreSQL, of every machine):
     one claim (pop, enqueue, fail lost trials) at a time."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / ".claim.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            with database_lock(storage_url):
-                yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(out_dir / ".claim.lock"), database_lock(storage_url):
+        yield
 
 
-def process_start_time(pid: int) -> str | None:
-    """Kernel start time of `pid` (to tell a reused pid from the original), None if gone."""
+def process_start_time(pid: int) -> float | None:
+    """When `pid` started (to tell a reused pid from the original); None if it is gone or a
+    zombie."""
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process.create_time()
+    except psutil.Error:
         return None
+
+
+def storage_now(storage: BaseStorage) -> float:
+    """Seconds since the epoch by the database's clock (RDB storages), else by this machine's."""
+    backend = getattr(storage, "_backend", storage)  # a study wraps its storage in a cache
+    engine = getattr(backend, "engine", None)
+    if engine is None:
+        return time.time()
+    with engine.connect() as connection:
+        value = connection.execute(sqlalchemy.text("SELECT CURRENT_TIMESTAMP")).scalar()
+    if isinstance(value, str):  # SQLite: UTC as text
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
 
 
 def worker_identity() -> dict[str, str | int | None]:
@@ -151,7 +164,7 @@ class Heartbeat:
     def _beat(self) -> None:
         # A missed beat is harmless: the next one retries.
         with contextlib.suppress(Exception):
-            self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
+            self.storage.set_trial_user_attr(self.trial_id, "heartbeat", storage_now(self.storage))
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):

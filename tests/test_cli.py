@@ -146,3 +146,18 @@ def test_run_then_status(capsys, tmp_path):
     code, out_text, _ = run_cli(capsys, "status", str(out))
     assert code == 0
     assert "tiny: 6 cells: 6 done, 0 running, 0 failed, 0 pending" in out_text
+
+
+def test_storage_url_from_the_environment(capsys, tmp_path, monkeypatch):
+    from tests.runner.conftest import TINY_SPEC
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    elsewhere = tmp_path / "elsewhere.db"
+    monkeypatch.setenv("CNNABLATE_STORAGE", f"sqlite:///{elsewhere}")
+    out = tmp_path / "res"
+    code, _, err = run_cli(capsys, "run", str(spec), "--out", str(out), "--max-steps", "4")
+    assert code == 0, err
+    assert elsewhere.is_file() and not (out / "study.db").exists()
+    code, text, _ = run_cli(capsys, "status", str(out))
+    assert code == 0 and "tiny: 6 cells: 6 done" in text

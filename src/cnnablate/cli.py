@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 import tempfile
 import time
@@ -19,6 +20,7 @@ from cnnablate import __version__
 from cnnablate.errors import Unavailable, UserError
 
 EXIT_USAGE = 2
+STORAGE_ENV = "CNNABLATE_STORAGE"
 EXIT_UNAVAILABLE = 1  # good input, but a database or data set could not be had
 
 
@@ -127,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_writable(out_dir)
     options = RunOptions(
         out_dir=out_dir,
-        storage_url=args.storage or default_storage_url(out_dir),
+        storage_url=storage_arg(args) or default_storage_url(out_dir),
         workers=args.workers,
         step_cap=args.max_steps,
         accelerator=args.accelerator,
@@ -174,10 +176,16 @@ def print_cell_summary(out_dir: Path) -> None:
         print(shown[columns].to_string(index=False))
 
 
+def storage_arg(args: argparse.Namespace) -> str | None:
+    """`--storage`, else `$CNNABLATE_STORAGE` (e.g. a PostgreSQL URL kept out of the shell
+    history), else None: the results folder's SQLite."""
+    return args.storage or os.environ.get(STORAGE_ENV) or None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from cnnablate.runner.status import locate_study, print_status
 
-    study, spec = locate_study(args.target, args.storage)
+    study, spec = locate_study(args.target, storage_arg(args))
     counts = print_status(study, spec, per_cell=not args.summary)
     return 0 if counts.get("failed", 0) == 0 else 1
 
@@ -270,7 +278,10 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", help="run an ablation spec (grid or Optuna study), resumable")
     run.add_argument("spec", help="an ablation spec, e.g. ablations/mnist1d-quick.yaml")
     run.add_argument("--out", help="results folder (default results/NAME)")
-    run.add_argument("--storage", help="Optuna storage URL (default: SQLite in the results folder)")
+    run.add_argument(
+        "--storage",
+        help="Optuna storage URL (default: $CNNABLATE_STORAGE, else SQLite in the results folder)",
+    )
     run.add_argument("--workers", type=positive_int, default=1, help="processes on this machine")
     run.add_argument("--max-steps", type=positive_int, help="cap every trial (smoke runs)")
     run.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="override the spec's")
@@ -286,7 +297,10 @@ def build_parser() -> Parser:
 
     status = sub.add_parser("status", help="done / running / failed / pending per cell")
     status.add_argument("target", help="a spec file or a results folder")
-    status.add_argument("--storage", help="Optuna storage URL (default: the folder's SQLite)")
+    status.add_argument(
+        "--storage",
+        help="Optuna storage URL (default: $CNNABLATE_STORAGE, else the folder's SQLite)",
+    )
     status.add_argument("--summary", action="store_true", help="counts only")
     status.set_defaults(func=cmd_status)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch
 
 from bench.comparators import EAGER, OURS, PLAIN, STOCK, WARMUP_UPDATES, Run, bench_device
 from cnnablate.cli import quiet_lightning
-from cnnablate.train import describe_device
+from cnnablate.train import describe_device, gpu_tag
 
 THREADS = 2
 RESULTS_FILE = Path(__file__).parent / "results" / "latest.md"
@@ -85,12 +84,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[LOAD_AT_START] = os.getloadavg()[0]
     torch.set_num_threads(THREADS)
     quiet_lightning()
-
-
-def gpu_tag() -> str:
-    """E.g. 'cuda-nvidia-h200': the GPU's name, as a folder name."""
-    name = re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name().lower()).strip("-")
-    return f"cuda-{name}"
 
 
 def own_folder(storage: str, folder: str) -> str:

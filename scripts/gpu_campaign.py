@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tarfile
@@ -52,6 +51,10 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cnnablate", *args]
 
 
+def pytest(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+
+
 def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
     runs = state / "runs"
     if dry:
@@ -62,7 +65,7 @@ def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
     else:
         check_preset, check_steps = "nielsen-conv2-relu", "600"
         tests = ["tests/test_graphed.py", "tests/test_train.py", "-k", "graph or packed"]
-        bench = ["bench/test_train.py", "bench/test_memory.py", f"--benchmark-save=cuda-{gpu}"]
+        bench = ["bench/test_train.py", "bench/test_memory.py", f"--benchmark-save={gpu}"]
         specs = ["ablations/nielsen-chain.yaml", "ablations/lecture-factors.yaml"]
         spec_args = ["--workers", str(CAMPAIGN_WORKERS)]
     check_out = runs / "graph-check"
@@ -70,25 +73,14 @@ def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
         Step(
             "correctness",
             [
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+                pytest(*tests),
                 cli("train", check_preset, "--max-steps", check_steps, "--out", str(check_out)),
             ],
             check=None if dry else str(check_out / "result.json"),
         ),
         Step(
             "speed",
-            [
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    f"--benchmark-storage=file://{(state / 'baselines').resolve()}",
-                    *bench,
-                ]
-            ],
+            [pytest(f"--benchmark-storage=file://{(state / 'baselines').resolve()}", *bench)],
             env={"CNNABLATE_BENCH_DEVICE": "cpu" if dry else "cuda"},
         ),
     ]
@@ -101,15 +93,12 @@ def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
     return plan
 
 
-def gpu_slug() -> str:
-    try:
-        import torch
+def gpu_name() -> str:
+    import torch
 
-        if torch.cuda.is_available():
-            return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(0).lower()).strip("-")
-    except ImportError:
-        pass
-    return "cpu"
+    from cnnablate.train import gpu_tag
+
+    return gpu_tag() if torch.cuda.is_available() else "cpu"
 
 
 def describe_machine() -> str:
@@ -227,7 +216,7 @@ def main() -> int:
     out = Path(os.environ.get("OUT") or args.state / "out")
     campaign = Campaign(args.state, out, args.budget, args.dry)
     campaign.say(describe_machine())
-    campaign.run(steps(args.state, args.dry, gpu_slug()))
+    campaign.run(steps(args.state, args.dry, gpu_name()))
     campaign.pack()
     names = [step.name for step in steps(args.state, args.dry, "any")]
     pending = [name for name in names if not (campaign.done_dir / name).exists()]

@@ -19,9 +19,9 @@ from pathlib import Path
 from cnnablate import __version__
 from cnnablate.errors import Unavailable, UserError
 
+EXIT_UNAVAILABLE = 1  # good input, but a database or data set could not be had
 EXIT_USAGE = 2
 STORAGE_ENV = "CNNABLATE_STORAGE"
-EXIT_UNAVAILABLE = 1  # good input, but a database or data set could not be had
 
 
 class Parser(argparse.ArgumentParser):

@@ -248,12 +248,12 @@ class Classifier(pl.LightningModule):
         rows = [self._epoch_row(copy) for copy in range(self.copies)]
         if self.trainer.sanity_checking:
             return
-        if self.trainer.state.fn == "fit":  # a `trainer.validate` is no epoch of training
+        fitting = self.trainer.state.fn == "fit"  # a `trainer.validate` is no epoch of training
+        if fitting:
             for history, copy_row in zip(self.histories, rows, strict=True):
                 history.append(copy_row)
         row = rows[0]
         numeric = {k: v for k, v in row.items() if v is not None and k != "epoch"}
-        fitting = self.trainer.state.fn == "fit"
         # In training the logger gets the row at the update count (below); a `validate` call
         # returns what is logged, as Lightning does.
         self.log_dict({k: float(v) for k, v in numeric.items()}, logger=not fitting)

@@ -7,6 +7,7 @@ import io
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -256,6 +257,12 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def gpu_tag() -> str:
+    """E.g. 'cuda-nvidia-h200': the first CUDA GPU's name as a folder or file name."""
+    name = re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(0).lower()).strip("-")
+    return f"cuda-{name}"
 
 
 def versions() -> dict[str, str]:
@@ -509,7 +516,6 @@ def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float 
     x, y = _train_tensors(datamodule)
     batch = datamodule.config.batch_size
     net = module.net.unpack(0) if module.packed else module.net
-    x, y = x.to(module.device), y.to(module.device)
     net.train()
     per_sample = training_flops_per_sample(net, module.loss_fn, to_float(x[:batch]), y[:batch])
     return {

@@ -39,10 +39,10 @@ from cnnablate.runner.results import results_table, write_results
 from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, param_targets, parse_spec
 from cnnablate.runner.storage import (
     Heartbeat,
+    claim_attrs,
     claim_lock,
     open_storage,
     storage_now,
-    worker_identity,
     worker_is_gone,
 )
 
@@ -173,8 +173,7 @@ def claim_trial(study: optuna.Study, spec: Spec, options: RunOptions) -> Trial |
         trial = study.ask()
         # Before the lock opens: a reconcile elsewhere must never see this trial RUNNING
         # without its worker and a heartbeat, or it would take it for lost.
-        beat = {"heartbeat": storage_now(study._storage)}
-        for key, value in {**worker_identity(), **beat}.items():
+        for key, value in claim_attrs(study._storage).items():
             trial.set_user_attr(key, value)
     if spec.model.mode == "grid" and "cell" not in trial.user_attrs:
         # Another machine popped the last waiting trial between our look and our ask.
@@ -239,10 +238,10 @@ def pruning_callbacks(spec: Spec, trial: Trial) -> list:
     return [OptunaPruning(trial, monitor=monitor)]
 
 
-def trial_dir(out_dir: Path, trial: Trial, study: optuna.Study | None = None) -> Path:
+def trial_dir(out_dir: Path, trial: Trial, study: optuna.Study) -> Path:
     """The trial's folder: that of an earlier trial of the same cell which was cut off with
     its state saved (it resumes there), else a new one."""
-    if study is not None and (earlier := interrupted_dir(study, trial)) is not None:
+    if (earlier := interrupted_dir(study, trial)) is not None:
         return earlier
     slug = trial.user_attrs.get("cell_slug") or f"trial-{trial.number}"
     return out_dir / "trials" / f"{trial.number:04d}-{slug}"

@@ -19,7 +19,7 @@ from optuna.trial import Trial, TrialState
 from cnnablate.errors import Interrupted, UserError
 from cnnablate.runner.grid import SEED
 from cnnablate.runner.spec import Spec
-from cnnablate.runner.storage import Heartbeat, claim_lock, storage_now, worker_identity
+from cnnablate.runner.storage import Heartbeat, claim_attrs, claim_lock
 
 MAX_PACK = 8
 
@@ -51,9 +51,9 @@ def claim_pack(study: optuna.Study, spec: Spec, options: Any) -> list[Trial]:
         first = combo_key(min(waiting, key=lambda t: t.number))
         count = min(MAX_PACK, sum(combo_key(t) == first for t in waiting))
         trials = [study.ask() for _ in range(count)]
-        beat = {"heartbeat": storage_now(study._storage)}
+        attrs = claim_attrs(study._storage)
         for trial in trials:  # as claim_trial: never RUNNING without a worker and a heartbeat
-            for key, value in {**worker_identity(), **beat}.items():
+            for key, value in attrs.items():
                 trial.set_user_attr(key, value)
     claimed = []
     for trial in trials:

@@ -44,10 +44,7 @@ def _scalar(value: Any) -> Any:
 def results_table(study: optuna.Study) -> pd.DataFrame:
     trials = study.get_trials(deepcopy=False, states=FINISHED)
     rows = [trial_row(t) for t in sorted(trials, key=lambda t: t.number)]
-    frame = pd.DataFrame(rows)
-    for column in TIME_COLUMNS:  # timestamps, not strings, whatever the rows hold
-        if column in frame:
-            frame[column] = pd.to_datetime(frame[column])
+    frame = with_timestamps(pd.DataFrame(rows))
     for column in frame.columns:  # mixed None/str/number columns must still round-trip parquet
         if frame[column].dtype == object and frame[column].map(type).nunique() > 1:
             frame[column] = frame[column].map(
@@ -67,7 +64,11 @@ def write_results(out_dir: Path, frame: pd.DataFrame) -> None:
 def read_results(out_dir: Path) -> pd.DataFrame:
     """A results folder's table (one row per finished trial), its times as timestamps also in
     tables written before they were stored as such."""
-    frame = pd.read_parquet(Path(out_dir) / "results.parquet")
+    return with_timestamps(pd.read_parquet(Path(out_dir) / "results.parquet"))
+
+
+def with_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
+    """`started` and `finished` as timestamps, whatever the rows or an older table hold."""
     for column in TIME_COLUMNS:
         if column in frame:
             frame[column] = pd.to_datetime(frame[column])

@@ -143,6 +143,11 @@ def worker_identity() -> dict[str, str | int | None]:
     return {"host": socket.gethostname(), "pid": pid, "pid_start": process_start_time(pid)}
 
 
+def claim_attrs(storage: BaseStorage) -> dict[str, str | int | float | None]:
+    """What a claimed trial carries from the start: its worker and a first heartbeat."""
+    return {**worker_identity(), "heartbeat": storage_now(storage)}
+
+
 def worker_is_gone(attrs: dict, now: float, stale_after_s: float) -> bool:
     """True when the trial's worker is known dead (this host) or silent past the deadline."""
     if attrs.get("host") == socket.gethostname() and attrs.get("pid") is not None:

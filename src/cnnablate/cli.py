@@ -166,7 +166,7 @@ def print_cell_summary(out_dir: Path) -> None:
     trials = trials[trials["state"] == "COMPLETE"] if "state" in trials else trials
     if trials.empty or "test_acc" not in trials:
         return
-    factors = [c for c in trials.columns if c.startswith("param.") and c != "param.seed"]
+    factors = [c for c in trials.columns if c.startswith("param.")]
     shown = cells_for_reading(cell_table(trials, factors), factors)
     columns = [c for c in shown.columns if c not in ("best", "test error", "eval samples/s")]
     for column in ("params", "train samples/s"):

@@ -22,7 +22,6 @@ NOT_RESULTS = {
     "finished",
     "pid",
     "dir",
-    "host",
     "hostname",
     "commit",
 }
@@ -31,7 +30,8 @@ NOT_RESULTS = {
 def run_into(spec, out) -> pd.DataFrame:
     options = RunOptions(out_dir=out, storage_url=default_storage_url(out), accelerator="cpu")
     run_spec(load_spec(spec), options)
-    return read_results(out).set_index("cell").sort_index()
+    table = read_results(out)
+    return table.set_index([c for c in table if c.startswith("param.")] + ["seed"]).sort_index()
 
 
 def test_same_cells_same_seeds_same_metrics(tiny_spec, tmp_path):

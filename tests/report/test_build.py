@@ -90,7 +90,7 @@ def test_optuna_study_and_a_folder_without_its_study(optuna_results, bare_result
 
 def test_a_table_of_failed_trials_still_gives_a_report(grid_results, tmp_path):
     results = pd.read_parquet(grid_results / "results.parquet")
-    failed = results[["trial", "state", "cell", "param.seed", "dir"]].assign(
+    failed = results[["trial", "state", "seed", "dir"]].assign(
         state="FAIL", failure="RuntimeError: out of memory"
     )
     folder = tmp_path / "failed"

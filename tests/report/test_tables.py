@@ -35,7 +35,7 @@ def hand_made() -> pd.DataFrame:
             {
                 "param.a": a,
                 "param.b": b,
-                "param.seed": seed,
+                "seed": seed,
                 "test_acc": acc,
                 "params": 100 + 10 * (a == "y"),
                 "wall_s": 1.0 + seed,
@@ -118,9 +118,7 @@ def test_paired_comparison_pairs_cells_equal_in_everything_else():
     paired = paired_comparisons(frame, ["param.a", "param.b"], orders)
     assert list(paired["factor"]) == ["a"]  # b has three levels: no paired row
     row = paired.iloc[0]
-    by_key = {
-        (r["param.a"], r["param.b"], r["param.seed"]): r["test_acc"] for _, r in frame.iterrows()
-    }
+    by_key = {(r["param.a"], r["param.b"], r["seed"]): r["test_acc"] for _, r in frame.iterrows()}
     diffs = [by_key[("y", b, s)] - by_key[("x", b, s)] for b in "pqr" for s in range(3)]
     assert row["n_pairs"] == 9
     assert row["mean_diff"] == pytest.approx(statistics.mean(diffs))
@@ -137,7 +135,7 @@ def test_paired_comparison_pairs_cells_equal_in_everything_else():
 
 def test_paired_comparison_leaves_out_cells_without_a_partner():
     frame = hand_made()
-    frame = frame[~((frame["param.a"] == "y") & (frame["param.seed"] == 2))]
+    frame = frame[~((frame["param.a"] == "y") & (frame["seed"] == 2))]
     orders = {"param.a": ["x", "y"], "param.b": ["p", "q", "r"]}
     row = paired_comparisons(frame, ["param.a", "param.b"], orders).iloc[0]
     assert row["n_pairs"] == 6
@@ -186,7 +184,7 @@ def test_report_cell_table_matches_the_results_table_of_a_real_run(grid_results,
 def test_report_paired_table_matches_a_real_run(grid_results, grid_report):
     results = pd.read_parquet(grid_results / "results.parquet")
     acc = {
-        (r["param.model.activation"], r["param.architecture"], r["param.seed"]): r["test_acc"]
+        (r["param.model.activation"], r["param.architecture"], r["seed"]): r["test_acc"]
         for r in results.to_dict("records")
     }
     paired = pd.read_csv(grid_report / "tables" / "tiny-grid-paired.csv").set_index("factor")

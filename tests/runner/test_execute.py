@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 import cnnablate
 from cnnablate.runner.execute import RunOptions, run_spec
 from cnnablate.runner.grid import enumerate_cells
-from cnnablate.runner.results import read_results
+from cnnablate.runner.results import SCHEMA, read_results
 from cnnablate.runner.spec import load_spec
 from cnnablate.runner.storage import default_storage_url
 from tests.reliability.processes import RunProcess
@@ -52,8 +52,9 @@ def test_grid_runs_every_cell_once_and_table_matches_storage(tiny_spec, tmp_path
     for row in table.to_dict("records"):
         trial = stored[row["trial"]]
         assert row["test_acc"] == pytest.approx(trial.value)
-        assert row["cell"] == trial.user_attrs["cell"]
         assert row["param.model.activation"] == trial.params["model.activation"]
+        assert row["seed"] == trial.params["seed"] == trial.user_attrs["result"]["seed"]
+        assert set(trial.user_attrs["result"]) <= set(SCHEMA)  # every fact has its column
         assert row["wall_s"] == trial.user_attrs["result"]["wall_s"]
         assert row["started"] == trial.datetime_start  # stored as timestamps, not strings
         assert row["finished"] == trial.datetime_complete

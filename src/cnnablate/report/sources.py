@@ -20,9 +20,9 @@ from pydantic import ValidationError
 
 from cnnablate.config import ExperimentConfig
 from cnnablate.errors import UserError
+from cnnablate.runner.results import PARAM_PREFIX, read_results
 from cnnablate.runner.spec import Spec, parse_spec
 
-SEED_COLUMN = "param.seed"
 NUMERIC_COLUMNS = (
     "seed",
     "params",
@@ -64,7 +64,7 @@ class ResultsSource:
     @property
     def factors(self) -> list[str]:
         """Factor columns (`param.*` except the seed), in the spec's order where known."""
-        columns = [c for c in self.frame.columns if c.startswith("param.") and c != SEED_COLUMN]
+        columns = [c for c in self.frame.columns if c.startswith(PARAM_PREFIX)]
         if self.spec is None or self.mode != "grid":
             return columns
         ordered = [f"param.{name}" for name in self.spec.levels if f"param.{name}" in columns]
@@ -126,7 +126,7 @@ def load_source(path: Path) -> ResultsSource:
     if not table.is_file():
         raise UserError(f"{path}: no results.parquet here (run `cnnablate run SPEC` first)")
     try:
-        frame = numeric(pd.read_parquet(table))
+        frame = numeric(read_results(path))
     except (OSError, ValueError) as error:
         raise UserError(f"{table}: cannot read ({error})") from None
     if "test_acc" not in frame.columns:
@@ -147,17 +147,20 @@ def load_sources(paths: list[Path]) -> list[ResultsSource]:
 
 
 def numeric(frame: pd.DataFrame) -> pd.DataFrame:
-    """Metric columns as floats: absent values (None, JSON 'null') become NaN."""
+    """Metric columns as floats: absent values (None, JSON 'null', <NA>) become NaN."""
     frame = frame.copy()
     for column in NUMERIC_COLUMNS:
         if column in frame.columns:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
 
 
 def _guess_mode(frame: pd.DataFrame) -> str:
-    has_cells = "cell" in frame.columns and frame["cell"].notna().any()
-    return "grid" if has_cells else "optuna"
+    """Without the study: Optuna trials' folders are named `NNNN-trial-N`, grid cells' by
+    their levels."""
+    folders = frame["dir"].dropna().map(lambda d: Path(d).name)
+    searched = len(folders) and folders.str.fullmatch(r"\d{4}-trial-\d+").all()
+    return "optuna" if searched else "grid"
 
 
 def _attach_study(source: ResultsSource) -> None:

@@ -17,7 +17,7 @@ from scipy import stats
 
 METRIC = "test_acc"
 CONFIDENCE = 0.95
-SEED = "param.seed"
+SEED = "seed"
 
 
 def factor_name(column: str) -> str:

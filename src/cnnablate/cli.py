@@ -201,6 +201,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from cnnablate.perf.ab import BenchOptions, markdown, progress_line, run_bench
+
+    if args.save and args.against:
+        raise UserError("--save: saves this tree's baseline; it cannot go with --against")
+    options = BenchOptions(
+        against=args.against,
+        tolerance=args.tolerance,
+        max_seconds=args.max_seconds,
+        min_rounds=args.min_rounds,
+        slowdown=args.inject_slowdown or 0.0,
+        benchmarks=args.benchmark or BenchOptions().benchmarks,
+        out=Path(args.out),
+        save=args.save,
+        baseline=args.baseline,
+    )
+    if args.save is None:
+        check_writable(options.out)
+    result, status = run_bench(options, say=progress_line)
+    if args.save is None:
+        print(markdown(result))
+        print(f"written to {options.out / 'bench.md'} and bench.json")
+    return status
+
+
 def check_writable(out_dir: Path, keep: bool = True) -> None:
     """Refuse an output folder we cannot write before any work starts; the folder is made
     (and, with keep=False, removed again if it was not there before)."""
@@ -309,6 +344,37 @@ def build_parser() -> Parser:
     report.add_argument("--out", help="report folder (default reports/NAME of the first)")
     add_data_dir(report)
     report.set_defaults(func=cmd_report)
+
+    from cnnablate.perf.benchmarks import BENCHMARKS
+
+    bench = sub.add_parser(
+        "bench",
+        help="speed regression check: A/B against a commit, or a calibrated stored baseline",
+    )
+    bench.add_argument("--against", metavar="REF", help="a git revision to A/B against")
+    bench.add_argument(
+        "--tolerance", type=fraction, default=0.10, help="slowdown to catch (default 0.10)"
+    )
+    bench.add_argument(
+        "--max-seconds",
+        type=positive_float,
+        default=270.0,
+        help="stop adding rounds after this long (default 270)",
+    )
+    bench.add_argument("--min-rounds", type=positive_int, default=5, help="default 5")
+    bench.add_argument(
+        "--benchmark", action="append", choices=list(BENCHMARKS), help="only these (repeatable)"
+    )
+    bench.add_argument(
+        "--inject-slowdown",
+        type=fraction,
+        metavar="FRACTION",
+        help="make every update of this tree that much slower (to measure the check's power)",
+    )
+    bench.add_argument("--save", metavar="NAME", help="save this tree's run as a baseline")
+    bench.add_argument("--baseline", metavar="NAME", help="the baseline to compare with")
+    bench.add_argument("--out", default="bench/results", help="where bench.md/json go")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

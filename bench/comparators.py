@@ -51,6 +51,8 @@ SYNTHETIC_TRAIN = 40_000
 SYNTHETIC_EVAL = 1_000
 SEED = 0
 OURS, STOCK, PLAIN = "ours", "stock Lightning", "plain loop"
+# The same two as a careful user tunes them with the CPU measures ours takes.
+STOCK_TUNED, PLAIN_TUNED = "stock Lightning, tuned", "plain loop, tuned"
 EAGER = "ours (eager)"  # CUDA only: ours with train.cuda_graph=false
 WARMUP_UPDATES = 150  # ours: its first 3 blocks, as its own ThroughputMeter leaves out
 DEVICE_VARIABLE = "CNNABLATE_BENCH_DEVICE"
@@ -132,18 +134,34 @@ class Workload:
     def loader(self) -> DataLoader:
         return DataLoader(TensorDataset(self.x, self.y), batch_size=self.batch_size, shuffle=True)
 
-    def network(self) -> nn.Module:
-        return build_network(self.config.model, tuple(self.x.shape[1:]))
+    def network(self, tuned: bool = False, device: torch.device | None = None) -> nn.Module:
+        """Tuned, on the CPU: 2-D conv weights (and so the activations) in channels_last."""
+        net = build_network(self.config.model, tuple(self.x.shape[1:]))
+        convolutional = any(isinstance(m, nn.Conv2d) for m in net.modules())
+        if tuned and convolutional and (device is None or device.type == "cpu"):
+            net = net.to(memory_format=torch.channels_last)
+        return net
 
-    def optimizer(self, net: nn.Module) -> torch.optim.SGD:
+    def optimizer(self, net: nn.Module, tuned: bool = False) -> torch.optim.SGD:
+        """Tuned: Nielsen's L2 as the optimiser's weight decay on the weights (the same gradient
+        as the penalty in the cost, without computing the penalty)."""
         optim = self.config.optim
+        l2 = l2_coefficient(self.config, len(self.x)) if tuned else 0.0
+        weights = {id(w) for w in weight_parameters(net)} if l2 else set()
+        groups = [
+            {"params": [p for p in net.parameters() if id(p) in weights], "weight_decay": l2},
+            {"params": [p for p in net.parameters() if id(p) not in weights]},
+        ]
         return torch.optim.SGD(
-            net.parameters(), lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
+            [g for g in groups if g["params"]],
+            lr=optim.lr,
+            momentum=optim.momentum,
+            weight_decay=optim.weight_decay,
         )
 
-    def cost(self) -> Cost:
+    def cost(self, tuned: bool = False) -> Cost:
         loss_fn = get_loss(self.config.loss)
-        l2 = l2_coefficient(self.config, len(self.x))
+        l2 = 0.0 if tuned else l2_coefficient(self.config, len(self.x))
 
         def cost(net: nn.Module, x: Tensor, y: Tensor) -> Tensor:
             loss = loss_fn(net(x), y)
@@ -242,21 +260,23 @@ def run_ours_eager(workload: Workload, updates: int, device: torch.device) -> Ru
 class StockClassifier(pl.LightningModule):
     """The usual LightningModule: automatic optimisation, one Lightning step per mini-batch."""
 
-    def __init__(self, workload: Workload) -> None:
+    def __init__(self, workload: Workload, tuned: bool = False, device: torch.device | None = None):
         super().__init__()
-        self.workload = workload
-        self.net = workload.network()
-        self.cost = workload.cost()
+        self.workload, self.tuned = workload, tuned
+        self.net = workload.network(tuned, device)
+        self.cost = workload.cost(tuned)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_index: int) -> Tensor:
         x, y = batch
         return self.cost(self.net, x, y)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.workload.optimizer(self.net)
+        return self.workload.optimizer(self.net, self.tuned)
 
 
-def run_stock_lightning(workload: Workload, updates: int, device: torch.device) -> Run:
+def run_stock_lightning(
+    workload: Workload, updates: int, device: torch.device, tuned: bool = False
+) -> Run:
     torch.manual_seed(SEED)
     clock = clock_for(workload, updates, device)
     trainer = pl.Trainer(
@@ -270,8 +290,13 @@ def run_stock_lightning(workload: Workload, updates: int, device: torch.device) 
         enable_model_summary=False,
         callbacks=[clock],
     )
-    trainer.fit(StockClassifier(workload), train_dataloaders=workload.loader())
+    module = StockClassifier(workload, tuned, device)
+    trainer.fit(module, train_dataloaders=workload.loader())
     return Run(clock.samples_per_s)
+
+
+def run_stock_tuned(workload: Workload, updates: int, device: torch.device) -> Run:
+    return run_stock_lightning(workload, updates, device, tuned=True)
 
 
 def endless(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
@@ -279,12 +304,14 @@ def endless(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
     return itertools.chain.from_iterable(itertools.repeat(loader))
 
 
-def run_plain_loop(workload: Workload, updates: int, device: torch.device) -> Run:
+def run_plain_loop(
+    workload: Workload, updates: int, device: torch.device, tuned: bool = False
+) -> Run:
     torch.manual_seed(SEED)
     clock = clock_for(workload, updates, device)
-    net = workload.network().to(device)
-    optimizer = workload.optimizer(net)
-    cost = workload.cost()
+    net = workload.network(tuned, device).to(device)
+    optimizer = workload.optimizer(net, tuned)
+    cost = workload.cost(tuned)
     net.train()
     for x, y in itertools.islice(endless(workload.loader()), updates):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -293,3 +320,7 @@ def run_plain_loop(workload: Workload, updates: int, device: torch.device) -> Ru
         optimizer.step()
         clock.tick(len(y))
     return Run(clock.samples_per_s)
+
+
+def run_plain_tuned(workload: Workload, updates: int, device: torch.device) -> Run:
+    return run_plain_loop(workload, updates, device, tuned=True)

@@ -15,7 +15,6 @@ with an H200's.
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,19 @@ from typing import Any
 import pytest
 import torch
 
-from bench.comparators import EAGER, OURS, PLAIN, STOCK, WARMUP_UPDATES, Run, bench_device
-from cnnablate.cli import quiet_lightning
-from cnnablate.train import describe_device, gpu_tag
+from bench.comparators import (
+    EAGER,
+    OURS,
+    PLAIN,
+    PLAIN_TUNED,
+    STOCK,
+    STOCK_TUNED,
+    WARMUP_UPDATES,
+    Run,
+    bench_device,
+)
+from cnnablate.callbacks import quiet_lightning
+from cnnablate.machine import cpu_model, describe_device, gpu_tag
 
 THREADS = 2
 RESULTS_FILE = Path(__file__).parent / "results" / "latest.md"
@@ -115,13 +124,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[RATIO_REGRESSIONS] = regressions
     if regressions:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = [line.partition(":")[2].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or "CPU"
 
 
 def device() -> str:
@@ -269,6 +271,8 @@ def training_ratios(measurements: list[Measurement]) -> dict[tuple[str, str], fl
     for network, rate in rates(measurements, "train").items():
         ratios[network, "ours/stock"] = ratio(rate.get(OURS), rate.get(STOCK))
         ratios[network, "ours/plain"] = ratio(rate.get(OURS), rate.get(PLAIN))
+        ratios[network, "ours/stock tuned"] = ratio(rate.get(OURS), rate.get(STOCK_TUNED))
+        ratios[network, "ours/plain tuned"] = ratio(rate.get(OURS), rate.get(PLAIN_TUNED))
     return ratios
 
 
@@ -288,16 +292,28 @@ def training_table(measurements: list[Measurement]) -> str:
     ratios = training_ratios(measurements)
     trained = [m for m in measurements if m.kind == "train"]
     contenders = [
-        name for name in (OURS, EAGER, STOCK, PLAIN) if name in {m.contender for m in trained}
+        name
+        for name in (OURS, EAGER, STOCK, PLAIN, STOCK_TUNED, PLAIN_TUNED)
+        if name in {m.contender for m in trained}
     ]
     rows = []
     for network, rate in rates(measurements, "train").items():
         vs_stock, vs_plain = ratios[network, "ours/stock"], ratios[network, "ours/plain"]
         batch = next(m.batch for m in trained if m.network == network)
         speeds = [rate_and_update(rate.get(name), batch) for name in contenders]
+        tuned = [times(ratios[network, f"ours/{w} tuned"]) for w in ("stock", "plain")]
         verdicts = [times(vs_stock), times(vs_plain), verdict(network, vs_stock, vs_plain)]
-        rows.append([network, str(batch), *speeds, *verdicts])
-    header = ["network", "batch", *contenders, "ours/stock", "ours/plain", "target"]
+        rows.append([network, str(batch), *speeds, *verdicts, *tuned])
+    header = [
+        "network",
+        "batch",
+        *contenders,
+        "ours/stock",
+        "ours/plain",
+        "target",
+        "ours/stock tuned",
+        "ours/plain tuned",
+    ]
     return markdown(header, rows)
 
 

@@ -27,14 +27,18 @@ from bench.comparators import (
     EAGER,
     OURS,
     PLAIN,
+    PLAIN_TUNED,
     STOCK,
+    STOCK_TUNED,
     Run,
     Workload,
     bench_device,
     run_ours,
     run_ours_eager,
     run_plain_loop,
+    run_plain_tuned,
     run_stock_lightning,
+    run_stock_tuned,
 )
 
 Runner = Callable[[Workload, int, torch.device], Run]
@@ -58,6 +62,8 @@ CONTENDERS: dict[str, Runner] = {
     **({EAGER: run_ours_eager} if ON_CUDA else {}),
     STOCK: run_stock_lightning,
     PLAIN: run_plain_loop,
+    STOCK_TUNED: run_stock_tuned,
+    PLAIN_TUNED: run_plain_tuned,
 }
 
 

@@ -96,7 +96,7 @@ def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
 def gpu_name() -> str:
     import torch
 
-    from cnnablate.train import gpu_tag
+    from cnnablate.machine import gpu_tag
 
     return gpu_tag() if torch.cuda.is_available() else "cpu"
 

@@ -41,7 +41,7 @@ def test_every_command_has_help(capsys, argv):
         (["train", "udl-cnn", "--set", "data.batch_size=big"], "valid integer"),
         (["train", "udl-cnn", "--set", "optim.lr=-0.1"], "greater than 0"),
         (["train", "udl-cnn", "--set", "model.dropout=1"], "less than 1"),
-        (["train", "udl-cnn", "--set", "model.activation=gelu"], "'sigmoid', 'relu'"),
+        (["train", "udl-cnn", "--set", "model.activation=gelu"], "allowed: sigmoid, relu"),
         (["train", "udl-cnn", "--seed", "-1"], "expected an integer >= 0"),
         (["train", "udl-cnn", "--max-steps", "0"], "expected a positive integer"),
         (["train", "udl-cnn", "--max-steps", "5", "--max-epochs", "1"], "not allowed with"),

@@ -33,7 +33,7 @@ def test_override_sets_nested_and_list_fields():
         ("model.conv.7.kernel=3", "'model.conv' has indices 0..1"),
         ("optim.lr=-1", "'optim.lr': Input should be greater than 0"),
         ("model.dropout=1.0", "'model.dropout': Input should be less than 1"),
-        ("model.activation=swish", "'sigmoid', 'relu', 'tanh' or 'identity'"),
+        ("model.activation=swish", "not an activation; allowed: sigmoid, relu, tanh, identity"),
         ("loss=hinge", "Input should be 'ce', 'bce' or 'mse'"),
         ("data.batch_size=ten", "'data.batch_size': Input should be a valid integer"),
         ("optim.lr", "--set expects KEY=VALUE"),

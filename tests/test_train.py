@@ -9,9 +9,10 @@ import pytorch_lightning as pl
 import torch
 
 from cnnablate.config import apply_overrides, with_budget
+from cnnablate.machine import git_commit
 from cnnablate.module import load_trained
 from cnnablate.presets import get_preset
-from cnnablate.train import best_validation, git_commit, train
+from cnnablate.train import best_validation, train
 
 TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "achieved_flops_per_s", "wall_s", "pid"}
 

@@ -1,4 +1,4 @@
-"""`cnnablate`: list presets, fetch data, train one network (and, later, run ablations).
+"""`cnnablate`: presets, data, one training run, ablation matrices, reports, speed checks.
 
 Bad input ends with one line on stderr and exit status 2, never a traceback.
 """
@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import math
 import os
 import sys
 import tempfile
@@ -17,48 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnnablate import __version__
+from cnnablate.argtypes import Parser, fraction, non_negative_int, positive_float, positive_int
+from cnnablate.callbacks import quiet_lightning
 from cnnablate.errors import Unavailable, UserError
 
 EXIT_UNAVAILABLE = 1  # good input, but a database or data set could not be had
 EXIT_USAGE = 2
 STORAGE_ENV = "CNNABLATE_STORAGE"
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (prog: error: ...) and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(f"{self.prog}: {message} (see --help)")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -84,7 +47,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from cnnablate.data.fetch import fetch_dataset, resolve_data_dir
+    from cnnablate.data import fetch_dataset
+    from cnnablate.data.fetch import resolve_data_dir
 
     local = Path(args.source) if args.source else None
     path = fetch_dataset(args.name, resolve_data_dir(args.data_dir), local_dir=local)
@@ -112,6 +76,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         preset=preset.name,
         checkpoint=args.checkpoint,
     )
+    from cnnablate.summaries import summary_line
+
     print(summary_line(result))
     print(f"wrote {out_dir / 'result.json'} and {out_dir / 'metrics.csv'}")
     return 0 if result["status"] == "ok" else 1
@@ -139,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     study = run_spec(spec, options)
     counts = print_status(study, spec)
+    from cnnablate.summaries import print_cell_summary
+
     print_cell_summary(out_dir)
     print(
         f"results: {out_dir / 'results.parquet'} (and results.csv); storage: {options.storage_url}"
@@ -150,30 +118,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             "run the same command again to go on"
         )
     return 0 if counts.get("pending", 0) == 0 and counts.get("running", 0) == 0 else 1
-
-
-def print_cell_summary(out_dir: Path) -> None:
-    """Each cell's test accuracy over its seeds (mean ± std, 95% CI) and training speed."""
-    import pandas as pd
-
-    from cnnablate.report.tables import cell_table, cells_for_reading
-    from cnnablate.runner.results import read_results
-
-    try:
-        trials = read_results(out_dir)
-    except (OSError, ValueError):
-        return
-    trials = trials[trials["state"] == "COMPLETE"] if "state" in trials else trials
-    if trials.empty or "test_acc" not in trials:
-        return
-    factors = [c for c in trials.columns if c.startswith("param.")]
-    shown = cells_for_reading(cell_table(trials, factors), factors)
-    columns = [c for c in shown.columns if c not in ("best", "test error", "eval samples/s")]
-    for column in ("params", "train samples/s"):
-        shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
-    shown["wall s"] = shown["wall s"].map(lambda v: f"{v:,.1f}")
-    with pd.option_context("display.width", 200, "display.max_columns", None):
-        print(shown[columns].to_string(index=False))
 
 
 def storage_arg(args: argparse.Namespace) -> str | None:
@@ -201,18 +145,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
-    from cnnablate.perf.ab import BenchOptions, markdown, progress_line, run_bench
+    from cnnablate.perf.ab import BenchOptions, markdown, prepare, progress_line, run_bench
 
     if args.save and args.against:
         raise UserError("--save: saves this tree's baseline; it cannot go with --against")
@@ -226,14 +160,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out=Path(args.out),
         save=args.save,
         baseline=args.baseline,
+        baseline_dir=Path(args.baseline_dir) if args.baseline_dir else None,
     )
+    plan = prepare(options)
     if args.save is None:
         check_writable(options.out)
-    result, status = run_bench(options, say=progress_line)
+    result, status = run_bench(plan, options, say=progress_line)
     if args.save is None:
         print(markdown(result))
         print(f"written to {options.out / 'bench.md'} and bench.json")
     return status
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from cnnablate.atomic import write_text
+    from cnnablate.report.compare import WORSE, compare, markdown
+
+    a, b = Path(args.a), Path(args.b)
+    table = compare(a, b, args.margin)
+    text = markdown(table, a, b, args.margin)
+    print(text)
+    if args.out:
+        write_text(Path(args.out), text)
+    worse = int((table["verdict"] == WORSE).sum())
+    print(
+        f"{len(table)} cells: {worse} worse beyond the margin"
+        if worse
+        else f"{len(table)} cells: none worse"
+    )
+    return 1 if worse else 0
 
 
 def check_writable(out_dir: Path, keep: bool = True) -> None:
@@ -248,22 +203,6 @@ def check_writable(out_dir: Path, keep: bool = True) -> None:
         raise UserError(f"--out {out_dir}: not writable ({error.strerror})") from None
     if not keep and not existed:
         out_dir.rmdir()
-
-
-def summary_line(result: dict) -> str:
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{100 * value:.2f}%"
-
-    rate = result["train_samples_per_s"]
-    return (
-        f"{result['preset']} seed {result['seed']}: {result['status']}, "
-        f"test acc {pct(result['test_acc'])} (at best val {pct(result['test_acc_at_best_val'])}), "
-        f"train acc {pct(result['train_acc'])}, "
-        f"{result['steps']} steps in {result['wall_s']:.1f} s, "
-        f"{rate:,.0f} train samples/s, {result['params']:,} params, {result['device']}"
-        if rate
-        else f"{result['preset']}: {result['status']}, test acc {pct(result['test_acc'])}"
-    )
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -285,7 +224,9 @@ def build_parser() -> Parser:
     data = sub.add_parser("data", help="obtain data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
     fetch = data_sub.add_parser("fetch", help="fetch and verify a data set (SHA256)")
-    fetch.add_argument("name", help="mnist, mnist-expanded, fashion-mnist or mnist1d")
+    from cnnablate.data import DATAMODULES
+
+    fetch.add_argument("name", help=", ".join(DATAMODULES))
     fetch.add_argument("--from", dest="source", help="a local directory holding the files")
     add_data_dir(fetch)
     fetch.set_defaults(func=cmd_data_fetch)
@@ -345,6 +286,20 @@ def build_parser() -> Parser:
     add_data_dir(report)
     report.set_defaults(func=cmd_report)
 
+    compare = sub.add_parser(
+        "compare", help="two results folders of one spec: accuracy change per cell, speed ratio"
+    )
+    compare.add_argument("a", help="the reference results folder")
+    compare.add_argument("b", help="the results folder to check")
+    compare.add_argument(
+        "--margin",
+        type=fraction,
+        default=0.02,
+        help="equivalence margin in accuracy (default 0.02: 2 percentage points)",
+    )
+    compare.add_argument("--out", help="also write the table to this Markdown file")
+    compare.set_defaults(func=cmd_compare)
+
     from cnnablate.perf.benchmarks import BENCHMARKS
 
     bench = sub.add_parser(
@@ -373,6 +328,9 @@ def build_parser() -> Parser:
     )
     bench.add_argument("--save", metavar="NAME", help="save this tree's run as a baseline")
     bench.add_argument("--baseline", metavar="NAME", help="the baseline to compare with")
+    bench.add_argument(
+        "--baseline-dir", metavar="DIR", help="where baselines are (bench/baselines/normalised)"
+    )
     bench.add_argument("--out", default="bench/results", help="where bench.md/json go")
     bench.set_defaults(func=cmd_bench)
     return parser
@@ -381,14 +339,6 @@ def build_parser() -> Parser:
 def run(argv: Sequence[str] | None, handler: Callable[[argparse.Namespace], int] | None = None):
     args = build_parser().parse_args(argv)
     return (handler or args.func)(args)
-
-
-def quiet_lightning() -> None:
-    """Lightning's start-up banner (GPU available, tips) is noise in a summary-first CLI."""
-    import pytorch_lightning  # noqa: F401  (its import sets its logger to INFO; undo after)
-
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

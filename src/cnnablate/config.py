@@ -9,12 +9,29 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cnnablate.errors import UserError
 
-DatasetName = Literal["mnist1d", "mnist", "mnist-expanded", "fashion-mnist"]
-Activation = Literal["sigmoid", "relu", "tanh", "identity"]
+
+def _known_activation(name: str) -> str:
+    from cnnablate.models.activations import ACTIVATIONS
+
+    if name not in ACTIVATIONS:
+        raise ValueError(f"not an activation; allowed: {', '.join(ACTIVATIONS)}")
+    return name
+
+
+# A name of the registry `cnnablate.models.activations.ACTIVATIONS`.
+Activation = Annotated[str, AfterValidator(_known_activation)]
 PoolKind = Literal["max", "mean", "none"]
 InitScheme = Literal["nielsen", "nielsen-ch1", "nielsen-ch3", "kaiming", "default"]
 LossName = Literal["ce", "bce", "mse"]
@@ -29,7 +46,7 @@ class StrictModel(BaseModel):
 
 
 class DataConfig(StrictModel):
-    name: DatasetName = "mnist1d"
+    name: str = "mnist1d"  # a data set of the registry, `cnnablate.data.DATAMODULES`
     batch_size: PositiveInt = 100
     eval_batch_size: PositiveInt = 1000
     shuffle: bool = True
@@ -42,6 +59,15 @@ class DataConfig(StrictModel):
     generator_seed: Annotated[int, Field(ge=0)] = 42
     # MNIST-1D has no validation split; this many training samples (from the end) become one.
     val_size: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        from cnnablate.data import DATAMODULES
+
+        if name not in DATAMODULES:
+            raise ValueError(f"not a data set; allowed: {', '.join(DATAMODULES)}")
+        return name
 
 
 class ConvLayerConfig(StrictModel):
@@ -120,9 +146,14 @@ class TrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainConfig:
-        if (self.max_epochs is None) == (self.max_steps is None):
-            raise ValueError("set exactly one of max_epochs and max_steps")
+        check_one_budget(self.max_steps, self.max_epochs)
         return self
+
+
+def check_one_budget(max_steps: int | None, max_epochs: int | None) -> None:
+    """A budget is in SGD updates or in epochs: exactly one of the two."""
+    if (max_epochs is None) == (max_steps is None):
+        raise ValueError("set exactly one of max_epochs and max_steps")
 
 
 class ExperimentConfig(StrictModel):
@@ -133,17 +164,28 @@ class ExperimentConfig(StrictModel):
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(max_epochs=1))
 
 
-def format_validation_error(error: ValidationError, where: str = "config") -> str:
-    """One line naming the first bad field, the value given and what is allowed."""
+def format_validation_error(
+    error: ValidationError, where: str = "config", allowed: list[str] | None = None
+) -> str:
+    """One line naming the first bad field, the value given and what is allowed (for an unknown
+    top-level key: `allowed`). Used for configs and specs alike."""
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"])
-    message = first["msg"]
+    key = _error_key(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        return f"{where}: unknown key '{key}'"
-    if "input" in first and first["type"] not in ("missing", "value_error", "model_type"):
+        names = f" (allowed: {', '.join(allowed)})" if allowed and "." not in key else ""
+        return f"{where}: unknown key '{key}'{names}"
+    if first["type"] == "missing":
+        return f"{where}: missing key '{key}'"
+    if "input" in first and first["type"] not in ("value_error", "model_type"):
         return f"{where}: invalid value {first['input']!r} for '{key}': {message}"
-    label = f"'{key}'" if key else "the config"
-    return f"{where}: invalid {label}: {message.removeprefix('Value error, ')}"
+    return f"{where}: invalid '{key}': {message}" if key else f"{where}: {message}"
+
+
+def _error_key(loc: tuple) -> str:
+    """The dotted key of an error's location, without pydantic's union and validator tags."""
+    tags = ("function-", "list[", "float", "int", "categorical", "str", "constrained-str")
+    return ".".join(str(part) for part in loc if not str(part).startswith(tags))
 
 
 def validate_config(data: dict[str, Any], where: str = "config") -> ExperimentConfig:
@@ -175,10 +217,8 @@ def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
         last = depth == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise UserError(
-                    f"unknown config key '{dotted}': "
-                    f"'{prefix.rstrip('.')}' has indices 0..{len(node) - 1}"
-                )
+                held = f"has indices 0..{len(node) - 1}" if node else "is an empty list"
+                raise UserError(f"unknown config key '{dotted}': '{prefix.rstrip('.')}' {held}")
             index: Any = int(part)
         elif isinstance(node, dict) and part in node:
             index = part
@@ -192,15 +232,25 @@ def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
             node = node[index]
 
 
+def apply_dict(
+    config: ExperimentConfig, overrides: dict[str, Any], where: str = "config"
+) -> ExperimentConfig:
+    """Set dotted keys (`model.conv.0.channels`) to values and validate the result."""
+    tree = config.model_dump()
+    for key, value in overrides.items():
+        set_key(tree, key, value)
+    return validate_config(tree, where=where)
+
+
 def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
     """Apply `KEY=VALUE` strings (dotted keys, YAML values) and validate the result."""
-    tree = config.model_dump()
+    pairs = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--set expects KEY=VALUE, got {item!r}")
-        set_key(tree, key.strip(), parse_value(text.strip()))
-    return validate_config(tree, where="--set")
+        pairs[key.strip()] = parse_value(text.strip())
+    return apply_dict(config, pairs, where="--set")
 
 
 def with_budget(

@@ -6,8 +6,9 @@ so Lightning's per-step overhead is paid once per block rather than once per upd
 the block's updates are captured once as a CUDA graph and replayed (`graphed.GraphedBlocks`).
 
 With several seeds the module trains that many independent copies of the network at once
-(`models.PackedNetwork`): each copy's initialisation, data order and dropout masks are those of
-its seed, and metrics, history and divergence are kept per seed.
+(`models.PackedNetwork`): each copy's initialisation and data order are those of its seed; its
+dropout masks (one shared stream, different per copy) and augmentation (the first seed's stream)
+are not. Metrics, history and divergence are kept per seed.
 """
 
 from __future__ import annotations

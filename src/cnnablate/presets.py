@@ -16,12 +16,30 @@ from cnnablate.models import build_network, count_params
 
 
 @dataclass(frozen=True)
+class Lecture:
+    """A network's test accuracy as the lecture reports it (REFERENCE.md)."""
+
+    acc: float
+    approximate: bool = False  # "~98%"
+    as_error: bool = False  # the lecture gives a test error ("test error ~17%")
+
+    def __str__(self) -> str:
+        value = 1 - self.acc if self.as_error else self.acc
+        number = f"{100 * value:.0f}%" if self.approximate else f"{100 * value:.2f}%"
+        return f"{'test error ' if self.as_error else ''}{'~' if self.approximate else ''}{number}"
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     description: str
     source: str
-    claimed: str
+    lecture: Lecture | None
     build: Callable[[], ExperimentConfig]
+
+    @property
+    def claimed(self) -> str:
+        return str(self.lecture) if self.lecture else "not stated"
 
     @property
     def config(self) -> ExperimentConfig:
@@ -40,9 +58,9 @@ class Preset:
 PRESETS: dict[str, Preset] = {}
 
 
-def register(name: str, description: str, source: str, claimed: str):
+def register(name: str, description: str, source: str, lecture: Lecture | None = None):
     def decorator(build: Callable[[], dict]) -> Callable[[], dict]:
-        PRESETS[name] = Preset(name, description, source, claimed, lambda: validate_config(build()))
+        PRESETS[name] = Preset(name, description, source, lecture, lambda: validate_config(build()))
         return build
 
     return decorator
@@ -77,20 +95,23 @@ def udl(model: dict, lr: float, max_steps: int) -> dict:
     "udl-cnn",
     "MNIST-1D CNN: three Conv1d(15, k3, s2) + ReLU, Linear(60→10)",
     "UDL fig. 10.8",
-    "test error ~17%",
+    Lecture(0.83, approximate=True, as_error=True),
 )
 def udl_cnn() -> dict:
     return udl({"conv": UDL_CONV}, lr=0.01, max_steps=100_000)
 
 
 @register(
-    "udl-fc", "MNIST-1D fully connected 40→285→135→60→10, ReLU", "UDL fig. 10.8", "test error ~40%"
+    "udl-fc",
+    "MNIST-1D fully connected 40→285→135→60→10, ReLU",
+    "UDL fig. 10.8",
+    Lecture(0.60, approximate=True, as_error=True),
 )
 def udl_fc() -> dict:
     return udl({"hidden": [285, 135, 60]}, lr=0.01, max_steps=100_000)
 
 
-@register("udl-mlp", "MNIST-1D MLP 40→100→100→10, ReLU", "UDL ch. 10 notebooks", "not stated")
+@register("udl-mlp", "MNIST-1D MLP 40→100→100→10, ReLU", "UDL ch. 10 notebooks")
 def udl_mlp() -> dict:
     return udl({"hidden": [100, 100]}, lr=0.1, max_steps=6_000)
 
@@ -135,7 +156,10 @@ def nielsen(
 
 
 @register(
-    "nielsen-mlp30-mse", "784→30→10 sigmoid, quadratic cost (network.py)", "Nielsen ch. 1", "95.42%"
+    "nielsen-mlp30-mse",
+    "784→30→10 sigmoid, quadratic cost (network.py)",
+    "Nielsen ch. 1",
+    Lecture(0.9542),
 )
 def nielsen_mlp30_mse() -> dict:
     return nielsen([30], 3.0, 30, loss="mse", init="nielsen-ch1", shuffle=True)
@@ -145,7 +169,7 @@ def nielsen_mlp30_mse() -> dict:
     "nielsen-mlp100-mse",
     "784→100→10 sigmoid, quadratic cost (network.py)",
     "Nielsen ch. 1",
-    "96.59%",
+    Lecture(0.9659),
 )
 def nielsen_mlp100_mse() -> dict:
     return nielsen([100], 3.0, 30, loss="mse", init="nielsen-ch1", shuffle=True)
@@ -155,7 +179,7 @@ def nielsen_mlp100_mse() -> dict:
     "nielsen-mlp100-bce",
     "784→100→10 sigmoid, per-output cross-entropy, L2 λ=5 (network2.py)",
     "Nielsen ch. 3",
-    "~98%",
+    Lecture(0.98, approximate=True),
 )
 def nielsen_mlp100_bce() -> dict:
     return nielsen(
@@ -167,7 +191,7 @@ def nielsen_mlp100_bce() -> dict:
     "nielsen-shallow",
     "784→100 sigmoid → softmax 10, log-likelihood (network3)",
     "Nielsen ch. 6",
-    "97.80%",
+    Lecture(0.9780),
 )
 def nielsen_shallow() -> dict:
     return nielsen([100], 0.1, 60)
@@ -177,7 +201,7 @@ def nielsen_shallow() -> dict:
     "nielsen-conv1",
     "ConvPool(20, 5×5, max 2×2) · FC 100 · softmax, sigmoid",
     "Nielsen ch. 6",
-    "98.78%",
+    Lecture(0.9878),
 )
 def nielsen_conv1() -> dict:
     return nielsen([100], 0.1, 60, conv=[CONV_POOL_20])
@@ -187,7 +211,7 @@ def nielsen_conv1() -> dict:
     "nielsen-conv2",
     "two ConvPool layers (20, 40 maps) · FC 100 · softmax, sigmoid",
     "Nielsen ch. 6",
-    "99.06%",
+    Lecture(0.9906),
 )
 def nielsen_conv2() -> dict:
     return nielsen([100], 0.1, 60, conv=[CONV_POOL_20, CONV_POOL_40])
@@ -206,7 +230,10 @@ def conv2_relu(dataset: str = "mnist", hidden: tuple[int, ...] = (100,)) -> dict
 
 
 @register(
-    "nielsen-conv2-relu", "nielsen-conv2 with ReLU everywhere, L2 λ=0.1", "Nielsen ch. 6", "99.23%"
+    "nielsen-conv2-relu",
+    "nielsen-conv2 with ReLU everywhere, L2 λ=0.1",
+    "Nielsen ch. 6",
+    Lecture(0.9923),
 )
 def nielsen_conv2_relu() -> dict:
     return conv2_relu()
@@ -216,14 +243,17 @@ def nielsen_conv2_relu() -> dict:
     "nielsen-expanded",
     "nielsen-conv2-relu on the expanded training set (250,000)",
     "Nielsen ch. 6",
-    "99.37%",
+    Lecture(0.9937),
 )
 def nielsen_expanded() -> dict:
     return conv2_relu(dataset="mnist-expanded")
 
 
 @register(
-    "nielsen-fc2", "nielsen-expanded plus a second FC layer of 100", "Nielsen ch. 6", "99.43%"
+    "nielsen-fc2",
+    "nielsen-expanded plus a second FC layer of 100",
+    "Nielsen ch. 6",
+    Lecture(0.9943),
 )
 def nielsen_fc2() -> dict:
     return conv2_relu(dataset="mnist-expanded", hidden=(100, 100))
@@ -233,7 +263,7 @@ def nielsen_fc2() -> dict:
     "nielsen-dropout",
     "expanded, two FC layers of 1,000 ReLU, dropout 0.5 on FC inputs",
     "Nielsen ch. 6",
-    "99.60%",
+    Lecture(0.9960),
 )
 def nielsen_dropout() -> dict:
     return nielsen(
@@ -247,4 +277,4 @@ def nielsen_dropout() -> dict:
     )
 
 
-__all__ = ["PRESETS", "Preset", "get_preset", "list_presets", "register"]
+__all__ = ["PRESETS", "Lecture", "Preset", "get_preset", "list_presets", "register"]

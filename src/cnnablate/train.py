@@ -7,8 +7,6 @@ import io
 import math
 import os
 import platform
-import re
-import subprocess
 import sys
 import time
 import warnings
@@ -20,18 +18,23 @@ import torch
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
-from cnnablate import __version__
 from cnnablate.atomic import atomic_path, write_json, write_text
+from cnnablate.callbacks import (
+    RESUME_FILE,
+    PlainProgress,
+    ResumeCheckpoint,
+    ThroughputMeter,
+    resumable_state,
+    resume_meta,
+)
 from cnnablate.config import ExperimentConfig
 from cnnablate.data import TensorDataModule, build_datamodule
 from cnnablate.data.batches import EvalBatches, to_float
 from cnnablate.errors import Interrupted, UserError
 from cnnablate.flops import training_flops_per_sample
+from cnnablate.machine import describe_device, git_commit, versions
 from cnnablate.models import count_params
 from cnnablate.module import Classifier
-
-WARMUP_BLOCKS = 3
-RESUME_FILE = "resume.ckpt"
 
 # Lightning's advice about logging intervals and a torch deprecation inside Lightning: noise here.
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
@@ -40,157 +43,6 @@ warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
 warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
 
 Progress = Literal["bar", "lines", "off"]
-
-
-class ThroughputMeter(pl.Callback):
-    """Training samples per second in steady state.
-
-    Times each block from the end of the previous one (or the epoch's start) to its own end, so
-    validation is left out; the first `WARMUP_BLOCKS` blocks of the run are not counted.
-    """
-
-    def __init__(self, warmup_blocks: int = WARMUP_BLOCKS) -> None:
-        self.warmup_blocks = warmup_blocks
-        self.blocks_seen = 0
-        self.samples = 0
-        self.seconds = 0.0
-        self.all_samples = 0
-        self.all_seconds = 0.0
-        self._last: float | None = None
-
-    def _now(self, module: pl.LightningModule) -> float:
-        if module.device.type == "cuda":
-            torch.cuda.synchronize(module.device)
-        return time.perf_counter()
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._last = self._now(module)
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        now = self._now(module)
-        elapsed, samples = now - (self._last or now), batch[1].numel()
-        self._last = now
-        self.blocks_seen += 1
-        self.all_samples += samples
-        self.all_seconds += elapsed
-        if self.blocks_seen > self.warmup_blocks:
-            self.samples += samples
-            self.seconds += elapsed
-
-    @property
-    def samples_per_s(self) -> float | None:
-        samples, seconds = (
-            (self.samples, self.seconds)
-            if self.seconds
-            else (
-                self.all_samples,
-                self.all_seconds,
-            )
-        )
-        return samples / seconds if seconds > 0 else None
-
-    def state_dict(self) -> dict[str, Any]:
-        keys = ("blocks_seen", "samples", "seconds", "all_samples", "all_seconds")
-        return {key: getattr(self, key) for key in keys}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
-
-
-class ResumeCheckpoint(Checkpoint):
-    """Saves the whole training state at an epoch end, atomically, for an exact resume.
-
-    It saves at the first epoch end after `every_updates` SGD updates or `every_s` seconds
-    since the last save, and, when a `deadline` (a `time.time()`) would fall inside the next
-    epoch, saves and stops the run (`interrupted`). A Lightning checkpoint holds the weights, the
-    optimiser and schedule, the loops' counters and the callbacks' state; the module and the
-    DataModule add the update counter, histories, random streams and data position. Being a
-    `Checkpoint`, it runs after the best-weights checkpoint, whose state it then includes.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        every_updates: int | None,
-        every_s: float | None,
-        deadline: float | None,
-        meta: dict[str, Any],
-    ) -> None:
-        self.path, self.every_updates, self.every_s = path, every_updates, every_s
-        self.deadline, self.meta = deadline, meta
-        self.interrupted = False
-        self._saved_at: tuple[int, float] | None = None
-        self._epoch_started = time.time()
-
-    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._saved_at = (module.updates, time.time())
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._epoch_started = time.time()
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if trainer.should_stop or trainer.current_epoch + 1 >= trainer.max_epochs:
-            return  # the run ends here: nothing to resume
-        now = time.time()
-        if self.deadline is not None and now + 1.5 * (now - self._epoch_started) > self.deadline:
-            self.save(trainer, module)
-            self.interrupted = trainer.should_stop = True
-        elif self._due(module.updates, now):
-            self.save(trainer, module)
-
-    def _due(self, updates: int, now: float) -> bool:
-        last_updates, last_time = self._saved_at or (0, now)
-        by_updates = self.every_updates is not None and updates - last_updates >= self.every_updates
-        return by_updates or (self.every_s is not None and now - last_time >= self.every_s)
-
-    def on_save_checkpoint(self, trainer, module, checkpoint: dict[str, Any]) -> None:
-        checkpoint["resume_meta"] = self.meta
-
-    def save(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        with atomic_path(self.path) as tmp:
-            trainer.save_checkpoint(tmp, weights_only=False)
-        self._saved_at = (module.updates, time.time())
-
-
-def resume_meta(config: ExperimentConfig, seeds: list[int], step_cap: int | None) -> dict:
-    """What a saved state must match to be resumed: the same run, not just the same folder."""
-    return {"config": config.model_dump(), "seeds": list(seeds), "step_cap": step_cap}
-
-
-def resumable_state(path: Path, meta: dict[str, Any]) -> Path | None:
-    """`path` if it holds a saved state of this very run, else None (a fresh start)."""
-    if not path.exists():
-        return None
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # a torn or foreign file: start afresh, it will be overwritten
-        return None
-    return path if saved.get("resume_meta") == meta else None
-
-
-class PlainProgress(pl.Callback):
-    """One line per evaluation (at most every `every_s` seconds) when stderr is not a terminal."""
-
-    def __init__(self, label: str, total_steps: int, every_s: float = 15.0) -> None:
-        self.label, self.total_steps, self.every_s = label, total_steps, every_s
-        self._last_print = time.perf_counter()
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        now = time.perf_counter()
-        if now - self._last_print < self.every_s or not module.history:
-            return
-        self._last_print = now
-        row = module.history[-1]
-        accuracies = " ".join(
-            f"{key} {row[key]:.4f}" for key in ("train_acc", "val_acc", "test_acc") if row.get(key)
-        )
-        print(
-            f"{self.label}: epoch {row['epoch']} step {row['step']}/{self.total_steps} "
-            f"{accuracies}",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 @torch.no_grad()
@@ -217,61 +69,6 @@ def evaluate(module: Classifier, batches: EvalBatches) -> list[dict[str, float]]
         {"loss": loss.item() / n, "acc": hits.item() / n, "samples_per_s": n / seconds}
         for loss, hits in zip(loss_sum, correct, strict=True)
     ]
-
-
-# A run's own output (results tables, reports) is tracked, but it is not a change to the code.
-OUTPUT_FOLDERS = ("results", "reports")
-
-
-def git_commit(source: Path | None = None) -> str | None:
-    """The commit of the source tree this package runs from (or `source`), with '-dirty' for
-    local changes to tracked files other than the runs' own output (`OUTPUT_FOLDERS`)."""
-    source = source or Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        if not commit:
-            return None
-        dirty = subprocess.run(
-            [
-                "git",
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ":/",
-                *(f":(top,exclude){folder}" for folder in OUTPUT_FOLDERS),
-            ],
-            cwd=source,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-
-
-def gpu_tag() -> str:
-    """E.g. 'cuda-nvidia-h200': the first CUDA GPU's name as a folder or file name."""
-    name = re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(0).lower()).strip("-")
-    return f"cuda-{name}"
-
-
-def versions() -> dict[str, str]:
-    return {
-        "cnnablate": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "pytorch_lightning": pl.__version__,
-    }
 
 
 def resolve_accelerator(accelerator: str) -> str:
@@ -387,6 +184,7 @@ def train_seeds(
     step_cap: int | None = None,
     checkpoint: bool = False,
     deadline: float | None = None,
+    label: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train `config` once per seed, several seeds packed into one module when more than one.
 
@@ -428,7 +226,7 @@ def train_seeds(
     if checkpoint and not packed:
         callbacks.append(best_checkpoint(datamodule, out_dirs[0]))
     if progress == "lines":
-        callbacks.append(PlainProgress(preset or "run", updates))
+        callbacks.append(PlainProgress(label or preset or "run", updates))
     meta = resume_meta(config, seeds, step_cap)
     resume_path = out_dirs[0] / RESUME_FILE
     saver = ResumeCheckpoint(

@@ -18,11 +18,9 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from cnnablate.data import fetch
+from cnnablate.data import DATAMODULES, fetch, fetch_dataset
 from cnnablate.data.fetch import (
-    DATASET_NAMES,
     MNIST_FILES,
-    fetch_dataset,
     fetch_mnist,
     resolve_data_dir,
     sha256_hex,
@@ -297,7 +295,7 @@ def test_resolve_data_dir_prefers_argument_then_environment(tmp_path, monkeypatc
 def test_fetch_dataset_rejects_unknown_names(tmp_path) -> None:
     with pytest.raises(UserError) as caught:
         fetch_dataset("cifar10", tmp_path)
-    assert all(name in str(caught.value) for name in DATASET_NAMES)
+    assert all(name in str(caught.value) for name in DATAMODULES)
 
 
 def test_fetch_dataset_mnist1d_fetches_nothing(tmp_path) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cnnablate.presets import get_preset
-from cnnablate.report import claims
+from cnnablate.report import claims, probe_parts, verdicts
 from cnnablate.report.budgets import budget_notes
 from cnnablate.report.sources import load_sources
 from cnnablate.report.trained import load_model, load_test_inputs, majority_vote, predict
@@ -56,21 +56,21 @@ def test_a_presets_own_config_matches_it_and_an_override_does_not():
 
 def test_claim_verdict_combines_topics():
     part = lambda topic, verdict: claims.Part(3, topic, topic, verdict, "")
-    assert claims.claim_verdict(3, []) == claims.NOT_RUN
-    assert claims.claim_verdict(3, [part("activation", claims.REPRODUCED)]) == claims.PARTLY
+    assert verdicts.claim_verdict(3, []) == claims.NOT_RUN
+    assert verdicts.claim_verdict(3, [part("activation", claims.REPRODUCED)]) == claims.PARTLY
     both = [part("activation", claims.REPRODUCED), part("loss", claims.REPRODUCED)]
-    assert claims.claim_verdict(3, both) == claims.REPRODUCED
+    assert verdicts.claim_verdict(3, both) == claims.REPRODUCED
     mixed = [part("activation", claims.NOT_REPRODUCED), part("loss", claims.REPRODUCED)]
-    assert claims.claim_verdict(3, mixed) == claims.NOT_REPRODUCED
+    assert verdicts.claim_verdict(3, mixed) == claims.NOT_REPRODUCED
     sized = [part("activation", claims.DIRECTION_ONLY), part("loss", claims.REPRODUCED)]
-    assert claims.claim_verdict(3, sized) == claims.DIRECTION_ONLY
-    assert claims.claim_verdict(3, sized[:1]) == f"{claims.DIRECTION_ONLY} (partly run)"
+    assert verdicts.claim_verdict(3, sized) == claims.DIRECTION_ONLY
+    assert verdicts.claim_verdict(3, sized[:1]) == f"{claims.DIRECTION_ONLY} (partly run)"
     worse = [part("activation", claims.DIRECTION_ONLY), part("loss", claims.NOT_REPRODUCED)]
-    assert claims.claim_verdict(3, worse) == claims.NOT_REPRODUCED
+    assert verdicts.claim_verdict(3, worse) == claims.NOT_REPRODUCED
 
 
 def test_without_evidence_every_claim_is_not_run_and_names_a_spec():
-    table = claims.claims_table([])
+    table = verdicts.claims_table([])
     assert list(table["claim"]) == list(range(1, 9))
     assert set(table["verdict"]) == {claims.NOT_RUN}
     assert table["not run"].str.contains("ablations/|spec").all()
@@ -80,7 +80,7 @@ def test_without_evidence_every_claim_is_not_run_and_names_a_spec():
 def grid_parts(grid_results: Path) -> list[claims.Part]:
     sources = load_sources([grid_results])
     notes = {s.name: budget_notes(s) for s in sources}
-    return claims.evaluate_parts(sources, notes, data_dir=None)
+    return verdicts.evaluate_parts(sources, notes, data_dir=None)
 
 
 def test_probes_on_the_tiny_cnn_settle_claims_6_to_8(grid_parts):
@@ -103,7 +103,7 @@ def test_factor_contrast_of_the_tiny_grid_is_claim_1_evidence_with_its_caveats(g
     part = next(p for p in grid_parts if p.claim == 1)
     assert part.numbers["n_pairs"] == 4  # (activation, seed) pairs of mlp → cnn
     assert "short budget" in part.note
-    table = claims.claims_table(grid_parts)
+    table = verdicts.claims_table(grid_parts)
     assert table.set_index("claim").loc[5, "verdict"] == claims.NOT_RUN
 
 
@@ -112,7 +112,7 @@ def test_ensemble_is_the_majority_vote_of_the_checkpoints(grid_results):
     rows = source.finished[source.finished["param.architecture"] == "cnn"].to_dict("records")
     members = [load_model(source, row) for row in rows]
     x, y = load_test_inputs(members[0], None)
-    part = claims.ensemble_of(members, x, y)
+    part = probe_parts.ensemble_of(members, x, y)
     predictions = [predict(m.model, x) for m in members]
     votes = []
     for sample in zip(*predictions, strict=True):

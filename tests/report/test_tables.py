@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from cnnablate.report.tables import (
+    accuracy_interval,
     cell_table,
     interactions,
     main_effects,
@@ -53,6 +54,23 @@ def plain_interval(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values) - half, statistics.mean(values) + half
 
 
+def plain_bounded_interval(values: list[float]) -> tuple[float, float]:
+    low, high = plain_interval(values)
+    return max(0.0, low), min(1.0, high)
+
+
+def test_accuracy_intervals_stay_inside_zero_and_one_and_hold_the_mean():
+    """A cell with one bad seed: the plain t-interval runs past 100%, the report's stops there."""
+    values = [0.97, 0.96, 0.26]
+    assert plain_interval(values)[1] > 1
+    low, high = accuracy_interval(values)
+    assert 0 <= low < statistics.mean(values) < high == 1.0
+    assert accuracy_interval([0.91, 0.93, 0.90]) == pytest.approx(
+        plain_interval([0.91, 0.93, 0.90])
+    )
+    assert all(math.isnan(v) for v in accuracy_interval([0.9]))
+
+
 def test_t_interval_matches_the_textbook_formula_and_needs_two_values():
     values = [0.91, 0.93, 0.90, 0.95]
     assert t_interval(values) == pytest.approx(plain_interval(values))
@@ -73,7 +91,7 @@ def test_cell_table_matches_plain_python():
         assert cell["test_acc_mean"] == pytest.approx(statistics.mean(acc))
         assert cell["test_acc_std"] == pytest.approx(statistics.stdev(acc))
         assert (cell["test_acc_ci_low"], cell["test_acc_ci_high"]) == pytest.approx(
-            plain_interval(acc)
+            plain_bounded_interval(acc)
         )
         assert cell["test_acc_best"] == max(acc)
         assert cell["test_error_mean"] == pytest.approx(1 - statistics.mean(acc))
@@ -171,7 +189,7 @@ def test_report_cell_table_matches_the_results_table_of_a_real_run(grid_results,
         assert cell["test_acc_mean"] == pytest.approx(statistics.mean(acc))
         assert cell["test_acc_std"] == pytest.approx(statistics.stdev(acc))
         assert (cell["test_acc_ci_low"], cell["test_acc_ci_high"]) == pytest.approx(
-            plain_interval(acc)
+            plain_bounded_interval(acc)
         )
         assert cell["test_acc_best"] == pytest.approx(max(acc))
         assert cell["params"] == rows[0]["params"]

@@ -2,6 +2,7 @@
 
 import fcntl
 import io
+import json
 import os
 import pty
 import struct
@@ -14,14 +15,14 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from cnnablate.runner.progress import MatrixProgress, eta_text
+from cnnablate.runner.progress import MatrixProgress, eta_text, trial_label
 
 
 def study_with(states: list[TrialState]) -> optuna.Study:
     study = optuna.create_study(direction="maximize")
     for number, state in enumerate(states):
         trial = study.ask()
-        trial.set_user_attr("cell", f"cell-{number}")
+        trial.set_user_attr("cell", json.dumps({"activation": "relu", "seed": number}))
         trial.set_user_attr("result", {"status": "ok", "wall_s": 10.0 * (number + 1)})
         if state == TrialState.COMPLETE:
             study.tell(trial, 0.5)
@@ -58,7 +59,13 @@ def test_only_trials_ending_after_start_are_reported_once_each():
     study.tell(running.number, state=TrialState.FAIL)
     progress.report_ended(study)
     progress.report_ended(study)
-    assert out.getvalue().splitlines() == ["[demo] trial 1 cell-1: failed"]
+    assert out.getvalue().splitlines() == ["[demo] trial 1 (activation=relu, seed 1): failed"]
+
+
+def test_an_optuna_trial_is_named_once():
+    study = optuna.create_study()
+    trial = study.ask()
+    assert trial_label(trial) == "trial 0"
 
 
 def test_lines_mode_writes_whole_lines_and_off_mode_nothing():

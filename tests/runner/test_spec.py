@@ -71,14 +71,17 @@ def test_shipped_specs_are_valid():
         ("factors: {}", "missing key 'name'"),
         ("name: x\nbudgett: {max_steps: 1}", "unknown key 'budgett'"),
         ("name: x\nbudget: {max_steps: 0}", "budget.max_steps"),
-        ("name: x\nbudget: {max_steps: 5, max_epochs: 1}", "exactly one of max_steps"),
+        (
+            "name: x\nbudget: {max_steps: 5, max_epochs: 1}",
+            "exactly one of max_epochs and max_steps",
+        ),
         ("name: x\nmode: random", "'grid' or 'optuna'"),
         ("name: x\nmode: optuna", "needs an 'optuna' section"),
         ("name: x\nseeds: [1, 1]", "without repeats"),
         ("name: x\nseeds: [-1]", "seeds.0"),
         (
             "name: x\nfactors: {model.activation: [swish]}",
-            "factors.model.activation[swish]: invalid value 'swish'",
+            "factors.model.activation[swish]: invalid 'model.activation': not an activation",
         ),
         ("name: x\nfactors: {model.activation: []}", "no levels (an empty grid)"),
         ("name: x\nfactors: {preset: [udl-cnn, nope]}", "unknown preset 'nope'"),
@@ -97,7 +100,11 @@ def test_shipped_specs_are_valid():
             "'optim.lrr' is not a config key",
         ),
         ("name: x\nseeds: [0]\nseeds: [1]", "line 3, column 1: duplicate key 'seeds'"),
-        ("name: x\nbase: {set: {model.hidden.x: 3}}", "base.set: unknown key path"),
+        (
+            "name: x\nbase: {preset: udl-mlp, set: {model.hidden.x: 3}}",
+            "base: unknown config key 'model.hidden.x': 'model.hidden' has indices 0..",
+        ),
+        ("name: x\nbase: {set: {model.conv.0: 3}}", "'model.conv' is an empty list"),
         (
             "name: x\nfactors: {model.activation: [relu]}\nseeds_for: {sigmoid: [1]}",
             "seeds_for.sigmoid: no factor has a level 'sigmoid'; levels: relu",

@@ -1,24 +1,54 @@
-"""Data sets as LightningDataModules that hold their tensors on the training device."""
+"""Data sets as LightningDataModules that hold their tensors on the training device.
+
+The registry: a data set is its module (a `TensorDataModule` with its facts: name, input
+shape, training-set size, how its files are prepared) and one line in `DATAMODULES`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cnnablate.config import DataConfig
 from cnnablate.data.base import Split, TensorDataModule
 from cnnablate.data.mnist import FashionMNISTDataModule, MNISTDataModule, MNISTExpandedDataModule
 from cnnablate.data.mnist1d import MNIST1DDataModule
+from cnnablate.errors import UserError
+
+if TYPE_CHECKING:
+    from cnnablate.config import DataConfig
 
 DATAMODULES: dict[str, type[TensorDataModule]] = {
-    "mnist1d": MNIST1DDataModule,
-    "mnist": MNISTDataModule,
-    "mnist-expanded": MNISTExpandedDataModule,
-    "fashion-mnist": FashionMNISTDataModule,
+    module.name: module
+    for module in (
+        MNIST1DDataModule,
+        MNISTDataModule,
+        MNISTExpandedDataModule,
+        FashionMNISTDataModule,
+    )
 }
 
 
+def datamodule_class(name: str) -> type[TensorDataModule]:
+    if name not in DATAMODULES:
+        raise UserError(f"unknown data set {name!r}; allowed: {', '.join(DATAMODULES)}")
+    return DATAMODULES[name]
+
+
 def input_shape(name: str) -> tuple[int, ...]:
-    return DATAMODULES[name].input_shape
+    return datamodule_class(name).input_shape
+
+
+def fetch_dataset(
+    name: str, data_dir: Path, local_dir: Path | None = None, log: Callable[[str], None] = print
+) -> Path:
+    """`cnnablate data fetch NAME`: fetch and verify the data set's files; the folder holding
+    them (a generated data set: nothing is done and `data_dir` is returned)."""
+    module = datamodule_class(name)
+    if module.generated:
+        log(f"{name} is generated on the fly: nothing to fetch")
+        return Path(data_dir)
+    return module.prepare_files(Path(data_dir), local_dir=local_dir, log=log)
 
 
 def build_datamodule(
@@ -31,4 +61,12 @@ def build_datamodule(
     return DATAMODULES[config.name](config, seed, data_dir, steps_per_block, max_updates)
 
 
-__all__ = ["DATAMODULES", "Split", "TensorDataModule", "build_datamodule", "input_shape"]
+__all__ = [
+    "DATAMODULES",
+    "Split",
+    "TensorDataModule",
+    "build_datamodule",
+    "datamodule_class",
+    "fetch_dataset",
+    "input_shape",
+]

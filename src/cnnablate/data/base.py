@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from cnnablate.config import DataConfig
 from cnnablate.data.augment import make_train_transform
 from cnnablate.data.batches import EvalBatches, TrainBlocks, Transform
+
+if TYPE_CHECKING:
+    from cnnablate.config import DataConfig
 
 
 @dataclass
@@ -41,8 +45,29 @@ class TensorDataModule(pl.LightningDataModule):
     the test accuracy at the epoch of best validation accuracy can be recorded.
     """
 
-    input_shape: tuple[int, ...] = ()
-    num_classes: int = 10
+    # A data set's facts, which the rest of the suite reads from the registry (`DATAMODULES`).
+    name: ClassVar[str] = ""
+    input_shape: ClassVar[tuple[int, ...]] = ()
+    num_classes: ClassVar[int] = 10
+    fixed_train_size: ClassVar[int | None] = None  # None: it depends on the config
+    # A cheaper data set with the same test split (for evaluating a trained model), if any.
+    test_stand_in: ClassVar[str | None] = None
+    generated: ClassVar[bool] = False  # made on the fly: no files to fetch
+
+    @classmethod
+    def train_size(cls, config: DataConfig) -> int:
+        """Training samples per epoch under `config`, without loading anything."""
+        if cls.fixed_train_size is None:
+            raise NotImplementedError(f"{cls.__name__} must define fixed_train_size or train_size")
+        return cls.fixed_train_size
+
+    @classmethod
+    def prepare_files(
+        cls, data_dir: Path, local_dir: Path | None = None, log: Callable[[str], None] = print
+    ) -> Path:
+        """Fetch and verify the data set's files under `data_dir` (from `local_dir` first, when
+        given); the folder holding them."""
+        raise NotImplementedError(f"{cls.__name__}: say how its files are fetched")
 
     def __init__(
         self,

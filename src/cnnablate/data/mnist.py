@@ -15,6 +15,7 @@ from cnnablate.data.fetch import (
     FASHION_SYSTEM_DIR,
     IDX_SHAPES,
     MNIST_FILES,
+    fetch_fashion_mnist,
     fetch_mnist,
     find_idx,
     resolve_data_dir,
@@ -94,7 +95,15 @@ def mnist_dir(data_dir: Path | None) -> Path:
 class MNISTDataModule(TensorDataModule):
     """Nielsen's split: the first 50,000 training images train, the last 10,000 validate."""
 
+    name = "mnist"
     input_shape = (1, 28, 28)
+    fixed_train_size = NIELSEN_TRAIN_SIZE
+
+    @classmethod
+    def prepare_files(
+        cls, data_dir: Path, local_dir: Path | None = None, log: Callable[[str], None] = print
+    ) -> Path:
+        return fetch_mnist(data_dir, local_dir=local_dir, log=log)
 
     def load_splits(self) -> dict[str, Split]:
         directory = mnist_dir(self.data_dir)
@@ -115,6 +124,10 @@ class MNISTExpandedDataModule(MNISTDataModule):
     250,000 training images in a fixed order (a permutation seeded with EXPANSION_SEED, as
     Nielsen shuffles the expanded set once); validation and test are MNIST's.
     """
+
+    name = "mnist-expanded"
+    fixed_train_size = 5 * NIELSEN_TRAIN_SIZE
+    test_stand_in = "mnist"  # the same test split, without building 250,000 shifted images
 
     def load_splits(self) -> dict[str, Split]:
         splits = super().load_splits()
@@ -148,7 +161,15 @@ def read_fashion_idx(directory: Path, name: str) -> np.ndarray:
 class FashionMNISTDataModule(TensorDataModule):
     """Fashion-MNIST: 60,000 training images, no validation split, 10,000 test images."""
 
+    name = "fashion-mnist"
     input_shape = (1, 28, 28)
+    fixed_train_size = 60_000
+
+    @classmethod
+    def prepare_files(
+        cls, data_dir: Path, local_dir: Path | None = None, log: Callable[[str], None] = print
+    ) -> Path:
+        return fetch_fashion_mnist(data_dir, local_dir=local_dir, log=log)
 
     def load_splits(self) -> dict[str, Split]:
         directory = fashion_mnist_dir(self.data_dir)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from mnist1d.data import get_dataset_args, make_dataset
 
-from cnnablate.config import DataConfig
 from cnnablate.data.base import Split, TensorDataModule
+
+if TYPE_CHECKING:
+    from cnnablate.config import DataConfig
 
 
 def generator_args(config: DataConfig) -> dict:
@@ -52,7 +55,13 @@ def _split(x: np.ndarray, y: np.ndarray) -> Split:
 class MNIST1DDataModule(TensorDataModule):
     """Train/test from the generator; `val_size` > 0 moves the last training samples to `val`."""
 
+    name = "mnist1d"
     input_shape = (1, 40)
+    generated = True  # by the mnist1d package
+
+    @classmethod
+    def train_size(cls, config: DataConfig) -> int:
+        return int(config.num_samples * config.train_split) - config.val_size
 
     def load_splits(self) -> dict[str, Split]:
         data = generate_mnist1d(self.config)

@@ -6,17 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from cnnablate.config import Activation, ConvLayerConfig
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "sigmoid": nn.Sigmoid,
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "identity": nn.Identity,
-}
-
-
-def activation(name: Activation) -> nn.Module:
-    return ACTIVATIONS[name]()
+from cnnablate.models.activations import activation
 
 
 class NielsenDropout(nn.Module):

@@ -63,6 +63,19 @@ def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+
+def weight_names(net: nn.Module) -> set[str]:
+    """The one rule for what Nielsen's L2 penalises: the `weight` of conv and linear layers (not
+    their biases, nor the weight of any other layer, e.g. batch norm's scale)."""
+    return {
+        f"{name}.weight" if name else "weight"
+        for name, module in net.named_modules()
+        if isinstance(module, WEIGHTED)
+    }
+
+
 def weight_parameters(net: nn.Module) -> list[nn.Parameter]:
-    """The weights (not the biases) of conv and linear layers: what Nielsen's L2 penalises."""
-    return [m.weight for m in net.modules() if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d)]
+    names = weight_names(net)
+    return [p for n, p in net.named_parameters() if n in names]

@@ -1,7 +1,8 @@
 """Several independent copies of one network, trained as one (`torch.func`: stacked, vmapped).
 
-Each copy keeps its own weights, initialisation and dropout masks; one kernel launch serves all
-of them, which is what makes many small networks fast on a GPU.
+Each copy keeps its own weights and initialisation; its dropout masks differ from the other
+copies' but are drawn from one shared random stream (`vmap(randomness="different")`). One kernel
+launch serves all of them, which is what makes many small networks fast on a GPU.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import copy
 
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
+
+from cnnablate.models.network import weight_names
 
 
 class PackedNetwork(nn.Module):
@@ -23,6 +26,7 @@ class PackedNetwork(nn.Module):
         super().__init__()
         params, _ = stack_module_state(nets)
         self.names = list(params)
+        self.weight_names = weight_names(nets[0])
         self.stacked = nn.ParameterList(
             nn.Parameter(params[n].detach().clone()) for n in self.names
         )
@@ -40,8 +44,8 @@ class PackedNetwork(nn.Module):
         return call(params, x)
 
     def weights(self) -> list[Tensor]:
-        """The stacked weights (not biases) of conv and linear layers."""
-        return [p for n, p in zip(self.names, self.stacked, strict=True) if n.endswith("weight")]
+        """The stacked weights that L2 penalises, by the same rule as a lone network's."""
+        return [p for n, p in zip(self.names, self.stacked, strict=True) if n in self.weight_names]
 
     def unpack(self, index: int) -> nn.Module:
         """Copy `index` as an ordinary network."""

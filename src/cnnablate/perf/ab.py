@@ -5,6 +5,7 @@ workload measured in the same run."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -24,7 +25,7 @@ from cnnablate.perf.stats import (
     SAME,
     SLOWER,
     Ratio,
-    paired_ratio,
+    log_interval,
     rounds_to_settle,
     unpaired_ratio,
     verdict,
@@ -49,6 +50,7 @@ class BenchOptions:
     out: Path = Path("bench") / "results"
     save: str | None = None
     baseline: str | None = None
+    baseline_dir: Path | None = None  # default: bench/baselines/normalised in the checkout
 
 
 @dataclass
@@ -56,26 +58,49 @@ class Samples:
     """Seconds per sample of each run, per benchmark and side; rounds done, seconds taken."""
 
     times: dict[str, dict[str, list[float]]]
+    # A/B: per round, the median over the blocks of log(tested / reference), each block of the
+    # tested tree paired with the reference's block that ran just before or after it.
+    log_ratios: dict[str, list[float]] = field(default_factory=dict)
     batch: dict[str, int] = field(default_factory=dict)
     rounds: int = 0
     seconds: float = 0.0
 
 
-def run_bench(options: BenchOptions, say: Callable[[str], None] = print) -> tuple[dict, int]:
-    """The result (also written as JSON and Markdown under `options.out`) and the exit status:
-    1 when a benchmark is slower, else 0."""
+@dataclass(frozen=True)
+class Plan:
+    """What a bench run compares, checked before anything runs or is written."""
+
+    root: Path
+    commit: str | None = None  # --against
+    baseline: dict[str, Any] | None = None  # the stored baseline compared with
+
+
+def prepare(options: BenchOptions) -> Plan:
+    """The plan, or a one-line UserError: not a checkout with the bench, an unknown REF or one
+    without the bench, a missing baseline."""
     root = this_tree()
     if options.against is not None:
-        result = _against(root, options, say)
+        return Plan(root, commit=resolve(root, options.against))
+    if options.save is not None:
+        return Plan(root)
+    return Plan(root, baseline=load_baseline(baseline_folder(root, options), options.baseline))
+
+
+def run_bench(
+    plan: Plan, options: BenchOptions, say: Callable[[str], None] = print
+) -> tuple[dict, int]:
+    """The result (also written as JSON and Markdown under `options.out`) and the exit status:
+    1 when a benchmark is slower, else 0."""
+    if plan.commit is not None:
+        result = _against(plan.root, plan.commit, options, say)
     else:
-        result = _against_baseline(root, options, say)
+        result = _against_baseline(plan.root, plan.baseline, options, say)
     if options.save is None:
         write_outputs(result, options.out)
     return result, 1 if result["verdict"] == SLOWER else 0
 
 
-def _against(root: Path, options: BenchOptions, say: Callable[[str], None]) -> dict:
-    commit = resolve(root, options.against)
+def _against(root: Path, commit: str, options: BenchOptions, say: Callable[[str], None]) -> dict:
     with tempfile.TemporaryDirectory(prefix="cnnablate-bench-") as scratch_name:
         scratch = Path(scratch_name)
         trees = {REFERENCE: export(root, commit, scratch), TESTED: root}
@@ -86,18 +111,20 @@ def _against(root: Path, options: BenchOptions, say: Callable[[str], None]) -> d
         finally:
             for worker in workers.values():
                 worker.close()
-    ratios = {b: paired_ratio(s[REFERENCE], s[TESTED]) for b, s in samples.times.items()}
+    ratios = {b: log_interval(logs) for b, logs in samples.log_ratios.items()}
     header = {
         "kind": "a/b",
         "reference": describe(root, commit),
         "tested": describe(root, None),
-        "method": "paired rounds, geometric mean of per-round time ratios, t interval on logs",
+        "method": "the two trees take turns block by block; per round the median over blocks of "
+        "the time ratio of back-to-back blocks; geometric mean over rounds, t interval on logs",
     }
     return _result(header, samples, ratios, options)
 
 
-def _against_baseline(root: Path, options: BenchOptions, say: Callable[[str], None]) -> dict:
-    stored = None if options.save else load_baseline(root, options.baseline)
+def _against_baseline(
+    root: Path, stored: dict | None, options: BenchOptions, say: Callable[[str], None]
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="cnnablate-bench-") as scratch_name:
         worker = Worker(root, Path(scratch_name), TESTED)
         try:
@@ -106,8 +133,10 @@ def _against_baseline(root: Path, options: BenchOptions, say: Callable[[str], No
             worker.close()
     normalised = _normalised(samples)
     if options.save:
-        save_baseline(root, options.save, samples, normalised)
-        say(f"saved the baseline {root / BASELINES / options.save}.json")
+        path = save_baseline(
+            root, baseline_folder(root, options), options.save, samples, normalised
+        )
+        say(f"saved the baseline {path}")
         return {"verdict": SAME}
     ratios = {
         b: unpaired_ratio(stored["normalised"][b], normalised[b])
@@ -138,9 +167,13 @@ def _rounds(
             sides = list(workers)
             if (samples.rounds + index) % 2:
                 sides.reverse()
-            for side, answer in zip(sides, _measure(workers, sides, name, options), strict=True):
+            answers = dict(zip(sides, _measure(workers, sides, name, options), strict=True))
+            for side, answer in answers.items():
                 samples.times[name][side].append(_typical(answer))
                 samples.batch.setdefault(name, answer.get("batch", 10))
+            if paired:
+                logs = samples.log_ratios.setdefault(name, [])
+                logs.append(_paired_blocks(answers[REFERENCE], answers[TESTED]))
         samples.rounds += 1
         elapsed = samples.seconds = time.monotonic() - started
         settled = _progress(samples, options, elapsed, paired, say)
@@ -169,6 +202,13 @@ def _measure(
     return taking_turns([workers[side] for side in sides], requests)
 
 
+def _paired_blocks(reference: dict, tested: dict) -> float:
+    """The median of log(tested / reference) over blocks that ran back to back: what the
+    machine did in between touches both alike."""
+    pairs = zip(reference["blocks"], tested["blocks"], strict=False)
+    return statistics.median(math.log(t / r) for r, t in pairs)
+
+
 def _typical(answer: dict) -> float:
     """Seconds per sample of a run: the median of its blocks' (a burst of load elsewhere on the
     machine moves few blocks), else the run's steady state (calibration)."""
@@ -182,7 +222,7 @@ def _progress(
     parts, settled = [], True
     for name in options.benchmarks:
         if paired and samples.rounds >= 2:
-            ratio = paired_ratio(samples.times[name][REFERENCE], samples.times[name][TESTED])
+            ratio = log_interval(samples.log_ratios[name])
             said = verdict(ratio, options.tolerance)
             settled &= said != INCONCLUSIVE
             parts.append(f"{name} {ratio.estimate:.3f} [{ratio.low:.3f}, {ratio.high:.3f}] {said}")
@@ -242,16 +282,22 @@ def _result(
 
 
 def machine() -> str:
+    """E.g. 'vm: AMD EPYC, 2 cores, torch 2.13.0+cpu (workers: 1 torch thread each)'."""
     import torch
 
-    from cnnablate.train import describe_device
+    from cnnablate.machine import cpu_model
 
-    cpu = describe_device(torch.device("cpu"))
-    return f"{platform.node()}: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
+    return (
+        f"{platform.node()}: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        "(workers: 1 torch thread each)"
+    )
 
 
-def load_baseline(root: Path, name: str | None) -> dict[str, Any]:
-    folder = root / BASELINES
+def baseline_folder(root: Path, options: BenchOptions) -> Path:
+    return options.baseline_dir or root / BASELINES
+
+
+def load_baseline(folder: Path, name: str | None) -> dict[str, Any]:
     saved = (
         sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
     )
@@ -266,7 +312,7 @@ def load_baseline(root: Path, name: str | None) -> dict[str, Any]:
     return json.loads(saved[-1].read_text())
 
 
-def save_baseline(root: Path, name: str, samples: Samples, normalised: dict) -> None:
+def save_baseline(root: Path, folder: Path, name: str, samples: Samples, normalised: dict) -> Path:
     from cnnablate.atomic import write_json
 
     stored = {
@@ -277,7 +323,8 @@ def save_baseline(root: Path, name: str, samples: Samples, normalised: dict) -> 
         "normalised": normalised,
         "seconds_per_sample": {n: s[TESTED] for n, s in samples.times.items()},
     }
-    write_json(root / BASELINES / f"{name}.json", stored)
+    write_json(folder / f"{name}.json", stored)
+    return folder / f"{name}.json"
 
 
 def write_outputs(result: dict, out: Path) -> None:

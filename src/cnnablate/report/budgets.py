@@ -14,17 +14,13 @@ import pandas as pd
 from pydantic import ValidationError
 
 from cnnablate.config import DataConfig
+from cnnablate.data import datamodule_class
 from cnnablate.presets import PRESETS
 from cnnablate.report.sources import ResultsSource
 
-# Training-set sizes of the data modules (MNIST: Nielsen's 50,000; expanded: five copies).
-FIXED_TRAIN_SIZES = {"mnist": 50_000, "mnist-expanded": 250_000, "fashion-mnist": 60_000}
-
 
 def train_size(data: DataConfig) -> int:
-    if data.name in FIXED_TRAIN_SIZES:
-        return FIXED_TRAIN_SIZES[data.name]
-    return int(data.num_samples * data.train_split) - data.val_size
+    return datamodule_class(data.name).train_size(data)
 
 
 def preset_budget_steps(preset: str, data: DataConfig) -> int | None:

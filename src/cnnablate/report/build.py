@@ -7,7 +7,13 @@ from pathlib import Path
 from cnnablate.report.budgets import budget_notes
 from cnnablate.report.document import Document
 from cnnablate.report.render import write_document
-from cnnablate.report.sections import Context, claims_section, header, source_section
+from cnnablate.report.sections import (
+    Context,
+    claims_section,
+    header,
+    headline_section,
+    source_section,
+)
 from cnnablate.report.sources import load_sources
 from cnnablate.report.staging import staged_folder
 
@@ -24,8 +30,9 @@ def build_report(results_dirs: list[Path], out_dir: Path, data_dir: Path | None 
     with staged_folder(out_dir) as stage:
         context = Context(stage / "figures", data_dir, notes)
         document = Document(f"Report: {', '.join(s.name for s in sources)}")
+        parts = headline_section(document, sources, context)
         header(document, sources, context)
-        claims_section(document, sources, context)
+        claims_section(document, sources, context, parts)
         for source in sources:
             source_section(document, source, context)
         write_document(document, stage)

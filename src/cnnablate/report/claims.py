@@ -11,103 +11,26 @@ A claim is tested by one or more parts. A part compares two groups of trials:
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cnnablate.errors import UserError
 from cnnablate.presets import PRESETS
-from cnnablate.report import probing
+from cnnablate.report.formatting import percent, points_interval
+from cnnablate.report.lecture import LITTLE, TOLERANCE, Step
 from cnnablate.report.sources import ResultsSource
-from cnnablate.report.tables import SEED, paired_difference, t_interval, welch_interval
-from cnnablate.report.trained import (
-    TrainedModel,
-    best_checkpointed,
-    has_conv,
-    load_model,
-    load_test_inputs,
-    majority_vote,
-    predict,
-)
+from cnnablate.report.tables import SEED, paired_difference, welch_interval
+from cnnablate.report.trained import has_conv
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run"
 PARTLY = "reproduced (partly run)"
 # The lecture's direction, clearly (the interval excludes zero), but not its numbers: e.g. a
 # CNN that beats the fully connected net by more than the lecture says, or a short budget.
 DIRECTION_ONLY = "direction reproduced, size differs"
-TOLERANCE = 0.02  # 2 percentage points
-LITTLE = 0.005  # "adds little": a gain below 0.5 percentage points
-EQUIVARIANCE_TOLERANCE = 1e-4
-
-RULE = (
-    "A part comparing two networks with the lecture's numbers is reproduced when the lecture's "
-    "direction holds for the means over seeds and either both means are within 2 percentage "
-    "points of the lecture's numbers or the lecture's difference lies inside the 95% interval "
-    "of the measured difference (Welch for presets, paired t for factor levels); when neither "
-    "holds but the 95% interval lies wholly on the lecture's side of zero, its verdict is "
-    "'direction reproduced, size differs'. A part without "
-    "numbers is reproduced when the 95% interval of the difference lies wholly on the lecture's "
-    "side of zero; 'adds little' (claim 5) when the mean gain is below 0.5 points. Claim 6: the "
-    "convolution's equivariance error is below 1e-4 of its output scale, and max pooling "
-    "changes less under a one-position shift than stride-2 subsampling and than no pooling. "
-    "Claim 7: the measured receptive field equals the formula at every depth and grows with it. "
-    "Claim 8: every conv layer holds C_i·C_o·K^d + C_o parameters. A claim is reproduced when "
-    "each of its topics (claim 3: activation and loss; claim 4: augmentation, second FC layer, "
-    "dropout, ensemble; claim 6: equivariance and invariance) has evidence and every part is "
-    "reproduced; 'direction reproduced, size differs' when no part is worse than that and one "
-    "is that; not reproduced when any part is not; not run when no part ran; '(partly run)' "
-    "when some topic has no evidence."
-)
-
-STATEMENTS = {
-    1: "A CNN generalises far better than a fully connected net with many more parameters",
-    2: "Conv/pool layers beat the plain MLP on MNIST",
-    3: "ReLU beats sigmoid; cross-entropy beats squared error",
-    4: "Augmentation, a second FC layer, dropout and ensembles each help",
-    5: "L2 regularisation adds little on top of conv/pool layers",
-    6: "Convolution is translation-equivariant; max pooling gives partial invariance",
-    7: "Receptive fields grow with depth",
-    8: "A conv layer has C_i·C_o·K·K weights + C_o biases",
-}
-LECTURE_NUMBERS = {
-    1: "MNIST-1D test error ~17% (udl-cnn) vs ~40% (udl-fc)",
-    2: "98.78% (conv1) vs 97.80% (shallow)",
-    3: "99.23% (ReLU) vs 99.06% (sigmoid); MSE learns slower",
-    4: "99.37% expanded, 99.43% fc2, 99.60% dropout, 99.67% ensemble",
-    5: "no gain for λ from 1e-5 to 100",
-    6: "equivariance exact; small change under a one-pixel shift with max pooling",
-    7: "kernel 3: 3, 5, 7 …, then the whole input",
-    8: "C_i·C_o·K·K + C_o",
-}
-PRODUCED_BY = {
-    1: "ablations/mnist1d-udl.yaml (udl-cnn vs udl-fc), or ablations/mnist1d-quick.yaml",
-    2: "ablations/nielsen-chain.yaml (shallow, conv1) or ablations/lecture-factors.yaml",
-    3: "ablations/nielsen-chain.yaml (conv2, conv2-relu), ablations/lecture-factors.yaml",
-    4: "ablations/nielsen-chain.yaml (expanded, fc2, 5× dropout with checkpoints for the "
-    "ensemble) or ablations/lecture-factors.yaml (augmentation, dropout)",
-    5: "ablations/nielsen-l2.yaml (optim.l2 from 0 to 100 on nielsen-conv2-relu)",
-    6: "any spec with a conv network and checkpoint: true, e.g. ablations/mnist1d-quick.yaml",
-    7: "any spec with a conv network and checkpoint: true, e.g. ablations/mnist1d-quick.yaml",
-    8: "any spec with a conv network and checkpoint: true, e.g. ablations/mnist1d-quick.yaml",
-}
-
-
-REQUIRED_TOPICS = {
-    1: {"CNN vs fully connected"},
-    2: {"conv vs MLP"},
-    3: {"activation", "loss"},
-    4: {"augmentation", "second FC layer", "dropout", "ensemble"},
-    5: {"L2"},
-    6: {"equivariance", "invariance"},
-    7: {"receptive field"},
-    8: {"parameter count"},
-}
 
 
 @dataclass
@@ -183,13 +106,11 @@ def nielsen_metric(rows: pd.DataFrame) -> pd.Series:
 
 
 def _pct(value: float) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
+    return percent(value, missing="n/a")
 
 
 def _interval(low: float, high: float) -> str:
-    if math.isnan(low):
-        return "no interval"
-    return f"95% CI [{100 * low:+.2f}, {100 * high:+.2f}] points"
+    return points_interval(low, high)
 
 
 def _budget_remark(rows: pd.DataFrame) -> str:
@@ -217,26 +138,7 @@ def direction_verdict(low: float) -> str:
 # --- parts from presets ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PresetStep:
-    claim: int
-    topic: str
-    a: str
-    b: str
-    claimed: tuple[float, float]  # accuracies
-
-
-PRESET_STEPS = [
-    PresetStep(1, "CNN vs fully connected", "udl-fc", "udl-cnn", (0.60, 0.83)),
-    PresetStep(2, "conv vs MLP", "nielsen-shallow", "nielsen-conv1", (0.9780, 0.9878)),
-    PresetStep(3, "activation", "nielsen-conv2", "nielsen-conv2-relu", (0.9906, 0.9923)),
-    PresetStep(4, "augmentation", "nielsen-conv2-relu", "nielsen-expanded", (0.9923, 0.9937)),
-    PresetStep(4, "second FC layer", "nielsen-expanded", "nielsen-fc2", (0.9937, 0.9943)),
-    PresetStep(4, "dropout", "nielsen-fc2", "nielsen-dropout", (0.9943, 0.9960)),
-]
-
-
-def preset_part(trials: Trials, step: PresetStep) -> Part | None:
+def preset_part(trials: Trials, step: Step) -> Part | None:
     a, b, claimed = step.a, step.b, step.claimed
     rows_a, rows_b = trials.of_preset(a), trials.of_preset(b)
     if rows_a.empty or rows_b.empty:
@@ -409,205 +311,3 @@ def factor_part(
         note="; ".join(n for n in notes if n),
         numbers=result,
     )
-
-
-# --- parts from trained networks -------------------------------------------------------------
-
-
-def ensemble_part(trials: Trials, data_dir: Path | None) -> Part | None:
-    """Claim 4's last step: the majority vote of the nielsen-dropout runs' best checkpoints."""
-    rows = trials.of_preset("nielsen-dropout")
-    members = []
-    for row in rows.to_dict("records"):
-        source = trials.sources[row["source_index"]]
-        if source.checkpoint(row) is not None:
-            members.append(load_model(source, row))
-    if len(members) < 2:
-        return None
-    try:
-        x, y = load_test_inputs(members[0], data_dir)
-    except UserError as error:
-        return Part(4, "ensemble", "nielsen-dropout → ensemble", NOT_RUN, f"no test data: {error}")
-    return ensemble_of(members, x, y)
-
-
-def ensemble_of(members: list[TrainedModel], x: Any, y: np.ndarray) -> Part:
-    predictions = np.stack([predict(m.model, x) for m in members])
-    single = (predictions == y).mean(axis=1)
-    ensemble = float((majority_vote(predictions) == y).mean())
-    verdict = numbers_verdict(single.mean(), ensemble, (0.9960, 0.9967), math.nan, math.nan)
-    low, high = t_interval(single)
-    measured = (
-        f"majority vote of {len(members)} nets {_pct(ensemble)} vs single nets "
-        f"{_pct(single.mean())} (mean; 95% CI [{_pct(low)}, {_pct(high)}])"
-    )
-    rows = pd.DataFrame([m.row for m in members])
-    return Part(
-        4,
-        "ensemble",
-        "nielsen-dropout → ensemble",
-        verdict,
-        measured,
-        sources=", ".join(sorted({m.source.name for m in members})),
-        note=_budget_remark(rows),
-        numbers={"ensemble": ensemble, "single_mean": float(single.mean())},
-    )
-
-
-def probe_model(trials: Trials) -> TrainedModel | None:
-    """The most accurate checkpointed trial with conv layers, over all sources."""
-    best: tuple[float, ResultsSource, dict] | None = None
-    for source in trials.sources:
-        conv = pd.Series([c is not None and has_conv(c) for c in source.finished_configs])
-        row = best_checkpointed(source, conv.to_numpy()) if conv.any() else None
-        if row is not None and (best is None or row["test_acc"] > best[0]):
-            best = (row["test_acc"], source, row)
-    return load_model(best[1], best[2]) if best else None
-
-
-def equivariance_parts(trained: TrainedModel, x: Any) -> list[Part]:
-    net = trained.model.net
-    equi = probing.equivariance(net, x)
-    equi_ok = equi["relative_error"] < EQUIVARIANCE_TOLERANCE
-    changes = probing.shift_invariance(net, x)
-    maximum = changes["max pool 2"]
-    pool_ok = maximum < changes["stride 2, no pool"] and maximum < changes["no pooling"]
-    stability = probing.prediction_stability(net, x)
-    listed = ", ".join(f"{name} {value:.3f}" for name, value in changes.items())
-    return [
-        Part(
-            6,
-            "equivariance",
-            "equivariance of the first convolution",
-            REPRODUCED if equi_ok else NOT_REPRODUCED,
-            f"max |conv(shift x) − shift(conv x)| = {equi['max_abs_error']:.2e} "
-            f"({equi['relative_error']:.1e} of the output scale), {trained.label}",
-            sources=trained.source.name,
-            numbers=equi,
-        ),
-        Part(
-            6,
-            "invariance",
-            "invariance from max pooling",
-            REPRODUCED if pool_ok else NOT_REPRODUCED,
-            f"relative output change of block 1 under a one-position shift: {listed}; "
-            f"whole net: {100 * stability:.1f}% of test predictions unchanged",
-            sources=trained.source.name,
-            numbers={**changes, "prediction_unchanged": stability},
-        ),
-    ]
-
-
-def receptive_field_part(trained: TrainedModel) -> Part:
-    shape = tuple(trained.model.hparams["input_shape"])
-    rows = probing.receptive_fields(trained.model.net, shape)
-    sizes = [r["measured"] for r in rows]
-    agree = all(r["measured"] == r["formula"] for r in rows)
-    grows = all(later > earlier for earlier, later in itertools.pairwise(sizes))
-    listed = " → ".join(f"{r['measured']} (formula {r['formula']})" for r in rows)
-    return Part(
-        7,
-        "receptive field",
-        "receptive field per conv block",
-        REPRODUCED if agree and grows else NOT_REPRODUCED,
-        f"{listed} of {shape[-1]} input positions; the fully connected head then sees all "
-        f"{shape[-1]}. {trained.label}",
-        sources=trained.source.name,
-        numbers={"rows": rows},
-    )
-
-
-def parameter_count_part(trained: TrainedModel) -> Part:
-    rows = probing.conv_parameter_counts(trained.model.net)
-    agree = all(r["formula"] == r["actual"] for r in rows)
-    listed = "; ".join(
-        f"{r['C_i']}·{r['C_o']}·{r['K']} + {r['C_o']} = {r['formula']:,} "
-        f"(layer has {r['actual']:,})"
-        for r in rows
-    )
-    return Part(
-        8,
-        "parameter count",
-        "parameters per conv layer",
-        REPRODUCED if agree else NOT_REPRODUCED,
-        f"{listed}. {trained.label}",
-        sources=trained.source.name,
-        numbers={"rows": rows},
-    )
-
-
-def probe_parts(trials: Trials, data_dir: Path | None) -> list[Part]:
-    trained = probe_model(trials)
-    if trained is None:
-        return []
-    parts = [receptive_field_part(trained), parameter_count_part(trained)]
-    try:
-        x, _ = load_test_inputs(trained, data_dir)
-    except UserError as error:
-        for topic in ("equivariance", "invariance"):
-            parts.append(Part(6, topic, topic, NOT_RUN, f"no test data: {error}"))
-        return parts
-    return equivariance_parts(trained, x) + parts
-
-
-# --- the verdicts ----------------------------------------------------------------------------
-
-
-def evaluate_parts(
-    sources: list[ResultsSource], notes: dict[str, pd.Series], data_dir: Path | None
-) -> list[Part]:
-    trials = Trials.gather(sources, notes)
-    parts: list[Part] = []
-    for step in PRESET_STEPS:
-        parts += [p for p in [preset_part(trials, step)] if p]
-    parts += [p for p in [ensemble_part(trials, data_dir)] if p]
-    for source in sources:
-        if source.mode == "grid":
-            for contrast in CONTRASTS:
-                parts += contrast_parts(trials, source, contrast)
-    parts += probe_parts(trials, data_dir)
-    return sorted(parts, key=lambda p: p.claim)
-
-
-def claim_verdict(claim: int, parts: list[Part]) -> str:
-    ran = [p for p in parts if p.verdict != NOT_RUN]
-    if not ran:
-        return NOT_RUN
-    if any(p.verdict == NOT_REPRODUCED for p in ran):
-        return NOT_REPRODUCED
-    complete = REQUIRED_TOPICS[claim] <= {p.topic for p in ran}
-    if any(p.verdict == DIRECTION_ONLY for p in ran):
-        return DIRECTION_ONLY if complete else f"{DIRECTION_ONLY} (partly run)"
-    return REPRODUCED if complete else PARTLY
-
-
-def missing_topics(claim: int, parts: list[Part]) -> list[str]:
-    covered = {p.topic for p in parts if p.verdict != NOT_RUN}
-    return sorted(REQUIRED_TOPICS[claim] - covered)
-
-
-def claims_table(parts: list[Part]) -> pd.DataFrame:
-    rows = []
-    for claim, statement in STATEMENTS.items():
-        mine = [p for p in parts if p.claim == claim]
-        verdict = claim_verdict(claim, mine)
-        measured = " | ".join(f"{p.name}: {p.verdict}" for p in mine) or "no evidence here"
-        missing = missing_topics(claim, mine)
-        to_run = f"{', '.join(missing)}: {PRODUCED_BY[claim]}" if missing else ""
-        rows.append(
-            {
-                "claim": claim,
-                "statement": statement,
-                "lecture": LECTURE_NUMBERS[claim],
-                "measured": measured,
-                "verdict": verdict,
-                "not run": to_run,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def parts_table(parts: list[Part]) -> pd.DataFrame:
-    columns = ["claim", "topic", "part", "verdict", "measured", "sources", "note"]
-    rows = [[p.claim, p.topic, p.name, p.verdict, p.measured, p.sources, p.note] for p in parts]
-    return pd.DataFrame(rows, columns=columns)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,18 @@ from matplotlib.ticker import EngFormatter, MaxNLocator, NullFormatter
 sns.set_theme(style="whitegrid", context="notebook")
 PALETTE = sns.color_palette("colorblind")
 MAX_CELLS_SHOWN = 10
+LABEL_WIDTH = 28  # characters per line of a long tick label
+SORT_ABOVE = 6  # levels shown in the spec's order up to this many, else sorted by the mean
+FEW_POINTS = 3  # a series with fewer points gets markers: a line of one point draws nothing
+
+
+def wrapped(label: Any, width: int = LABEL_WIDTH, hyphens: bool = False) -> str:
+    """A long label over several lines (at spaces; `hyphens`: also after hyphens)."""
+    return textwrap.fill(str(label), width=width, break_on_hyphens=hyphens)
+
+
+def _marker(points: int) -> str | None:
+    return "o" if points < FEW_POINTS else None
 
 
 def save(figure: Figure, folder: Path, name: str) -> Path:
@@ -77,19 +90,27 @@ def _small_multiples(panels: int, columns: int = 8, size: float = 1.5):
 
 
 def effects(table: pd.DataFrame) -> Figure:
-    """Marginal mean test accuracy per level, with 95% intervals, a panel per factor."""
+    """Marginal mean test accuracy per level with its 95% interval, a panel per factor; levels
+    on the vertical axis (long names stay readable), sorted by the mean when there are many."""
     factors = list(dict.fromkeys(table["factor"]))
-    figure, axes = _grid(len(factors))
+    most = max((table["factor"] == f).sum() for f in factors)
+    lines = max(wrapped(level).count("\n") + 1 for level in table["level"])
+    columns = 1 if most > SORT_ABOVE else 2
+    height = 0.3 * (lines + 0.5) * most + 1.4
+    figure, axes = _grid(len(factors), width=6.5, height=height, columns=columns)
     for ax, factor in zip(axes, factors, strict=False):
         rows = table[table["factor"] == factor]
-        x = np.arange(len(rows))
-        mean = 100 * rows["mean"].to_numpy()
-        low = mean - 100 * rows["ci_low"].to_numpy()
-        high = 100 * rows["ci_high"].to_numpy() - mean
-        ax.errorbar(x, mean, yerr=np.nan_to_num([low, high]), fmt="o", capsize=4, color=PALETTE[0])
-        ax.set_xticks(x, [str(level) for level in rows["level"]])
+        if len(rows) > SORT_ABOVE:
+            rows = rows.sort_values("mean")
+        y = np.arange(len(rows))
+        mean = 100 * rows["mean"].to_numpy(dtype=float)
+        low = mean - 100 * rows["ci_low"].to_numpy(dtype=float)
+        high = 100 * rows["ci_high"].to_numpy(dtype=float) - mean
+        ax.errorbar(mean, y, xerr=np.nan_to_num([low, high]), fmt="o", capsize=4, color=PALETTE[0])
+        ax.set_yticks(y, [wrapped(level) for level in rows["level"]])
+        ax.set_ylim(-0.5, len(rows) - 0.5)
         ax.set_title(factor)
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_xlabel("test accuracy (%)")
     figure.suptitle("Main effects: mean over the other factors and seeds, 95% CI")
     return figure
 
@@ -102,7 +123,13 @@ def learning_curves(curves: pd.DataFrame, metric: str) -> Figure:
         by_step = rows.groupby("step")["acc"]
         steps = by_step.mean().index.to_numpy()
         color = PALETTE[index % len(PALETTE)]
-        ax.plot(steps, 100 * by_step.mean().to_numpy(), label=cell, color=color)
+        ax.plot(
+            steps,
+            100 * by_step.mean().to_numpy(),
+            label=wrapped(cell, 40),
+            color=color,
+            marker=_marker(len(steps)),
+        )
         ax.fill_between(
             steps,
             100 * by_step.min().to_numpy(),
@@ -132,7 +159,7 @@ def accuracy_against(cells: pd.DataFrame, x_column: str, x_label: str) -> Figure
             fmt="o",
             capsize=3,
             color=PALETTE[index % len(PALETTE)],
-            label=row["label"],
+            label=wrapped(row["label"], 40),
         )
     _log_x(ax, cells[x_column].to_numpy(dtype=float))
     ax.set_xlabel(x_label)
@@ -143,7 +170,9 @@ def accuracy_against(cells: pd.DataFrame, x_column: str, x_label: str) -> Figure
 
 
 def throughput(cells: pd.DataFrame) -> Figure:
-    figure = Figure(figsize=(10, 0.45 * len(cells) + 1.6), layout="constrained")
+    labels = [wrapped(label) for label in cells["label"]]
+    lines = max(label.count("\n") + 1 for label in labels)
+    figure = Figure(figsize=(10, 0.3 * (lines + 0.5) * len(cells) + 1.6), layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
     y = np.arange(len(cells))
     for ax, column, title in zip(
@@ -156,14 +185,15 @@ def throughput(cells: pd.DataFrame) -> Figure:
         ax.barh(y, values, color=PALETTE[0])
         ax.set_title(title)
         _log_x(ax, values)
-    axes[0].set_yticks(y, cells["label"])
+    axes[0].set_yticks(y, labels)
     axes[0].invert_yaxis()
     return figure
 
 
 def interaction_heatmaps(table: pd.DataFrame, orders: dict[str, list[Any]]) -> Figure:
     pairs = list(dict.fromkeys(zip(table["factor_a"], table["factor_b"], strict=True)))
-    figure, axes = _grid(len(pairs), width=4.2, height=3.4)
+    most = max(table.groupby(["factor_a", "factor_b"])["level_b"].nunique())
+    figure, axes = _grid(len(pairs), width=max(4.2, 1.4 * most + 1.5), height=3.4)
     for ax, (first, second) in zip(axes, pairs, strict=False):
         rows = table[(table["factor_a"] == first) & (table["factor_b"] == second)]
         grid = rows.pivot_table(index="level_a", columns="level_b", values="mean", sort=False)
@@ -172,6 +202,8 @@ def interaction_heatmaps(table: pd.DataFrame, orders: dict[str, list[Any]]) -> F
             columns=_present(orders[second], grid.columns),
         )
         sns.heatmap(100 * grid, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax)
+        ax.set_xticks(ax.get_xticks(), [wrapped(c, 14, True) for c in grid.columns], rotation=0)
+        ax.set_yticks(ax.get_yticks(), [wrapped(i, 16, True) for i in grid.index], rotation=0)
         ax.set_xlabel(second)
         ax.set_ylabel(first)
     figure.suptitle("Interactions: mean test accuracy (%) per pair of levels")
@@ -257,8 +289,48 @@ def optimisation_history(history: pd.DataFrame, metric: str) -> Figure:
 def importances(table: pd.DataFrame) -> Figure:
     figure = Figure(figsize=(7, 0.5 * len(table) + 1.5), layout="constrained")
     ax = figure.subplots()
-    ax.barh(table["parameter"], table["importance"], color=PALETTE[2])
+    ax.barh([wrapped(p) for p in table["parameter"]], table["importance"], color=PALETTE[2])
     ax.invert_yaxis()
     ax.set_xlabel("importance (fANOVA)")
     ax.set_title("Parameter importances")
+    return figure
+
+
+def headline(table: pd.DataFrame) -> Figure:
+    """Each lecture network: the lecture's test accuracy (a cross) and ours (mean, 95% CI),
+    a panel per data set, networks on the vertical axis, short budgets marked †."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    most = max((table["dataset"] == d).sum() for d in datasets)
+    figure = Figure(figsize=(7.5 * len(datasets), 0.5 * most + 1.8), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(datasets), squeeze=False).ravel())
+    for ax, dataset in zip(axes, datasets, strict=True):
+        rows = table[table["dataset"] == dataset]
+        y = np.arange(len(rows))
+        mean = 100 * rows["measured"].to_numpy(dtype=float)
+        err = [
+            mean - 100 * rows["ci_low"].to_numpy(dtype=float),
+            100 * rows["ci_high"].to_numpy(dtype=float) - mean,
+        ]
+        ax.errorbar(
+            mean, y, xerr=np.nan_to_num(err), fmt="o", capsize=3, color=PALETTE[0], label="ours"
+        )
+        ax.scatter(
+            100 * rows["lecture_acc"].to_numpy(dtype=float),
+            y,
+            marker="x",
+            s=60,
+            color=PALETTE[3],
+            label="lecture",
+            zorder=3,
+        )
+        labels = [
+            wrapped(f"{name}{' †' if budget != 'full' else ''}")
+            for name, budget in zip(rows["network"], rows["budget"], strict=True)
+        ]
+        ax.set_yticks(y, labels)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlabel("test accuracy (%)")
+        ax.set_title(dataset)
+        ax.legend(fontsize="small", loc="lower left")
+    figure.suptitle("The lecture's numbers and ours († below the lecture's budget)")
     return figure

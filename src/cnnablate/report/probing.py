@@ -19,13 +19,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cnnablate.models.activations import activation_types
 from cnnablate.models.layers import ConvBlock
 from cnnablate.probes import equivariance_error, receptive_field, shift_change
 
 CONV_TYPES = (nn.Conv1d, nn.Conv2d)
 MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d)
 AVG_POOLS = (nn.AvgPool1d, nn.AvgPool2d)
-ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity)
 PROBE_INPUTS = 500
 
 
@@ -55,7 +55,7 @@ def equivariance(net: nn.Module, x: Tensor) -> dict[str, float]:
 
 
 def _activation(block: ConvBlock) -> nn.Module:
-    return next((m for m in block if isinstance(m, ACTIVATIONS)), nn.Identity())
+    return next((m for m in block if isinstance(m, activation_types())), nn.Identity())
 
 
 class Subsample(nn.Module):
@@ -101,7 +101,7 @@ def _linear_support(stack: nn.Module) -> nn.Module:
     probe = copy.deepcopy(stack).eval()
     for module in probe.modules():
         for name, child in module.named_children():
-            if isinstance(child, ACTIVATIONS):
+            if isinstance(child, activation_types()):
                 setattr(module, name, nn.Identity())
             elif isinstance(child, MAX_POOLS):
                 avg = nn.AvgPool1d if isinstance(child, nn.MaxPool1d) else nn.AvgPool2d

@@ -17,7 +17,9 @@ PERCENT_WORDS = ("acc", "error", "mean", "ci_low", "ci_high", "diff", "best", "i
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1150px;
        color: #1d1d1f; line-height: 1.45; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.85rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.85rem;
+        max-width: 100%; }
+td { overflow-wrap: anywhere; }
 th, td { border: 1px solid #d0d0d5; padding: 0.25rem 0.5rem; text-align: left;
          vertical-align: top; }
 th { background: #f0f0f5; }

@@ -15,8 +15,10 @@ from torch import nn
 
 from cnnablate.errors import UserError
 from cnnablate.module import Classifier
-from cnnablate.report import claims, figures, optuna_study
+from cnnablate.report import figures, optuna_study, verdicts
+from cnnablate.report.claims import Part, Trials
 from cnnablate.report.document import Document, Image, Section, Table
+from cnnablate.report.headline import for_reading, headline_table
 from cnnablate.report.provenance import (
     budget_warning,
     dirty_commits,
@@ -78,16 +80,42 @@ def header(document: Document, sources: list[ResultsSource], context: Context) -
     )
 
 
-def claims_section(
+def headline_section(
     document: Document, sources: list[ResultsSource], context: Context
-) -> list[claims.Part]:
-    section = document.section("The lecture's claims")
-    parts = claims.evaluate_parts(sources, context.notes, context.data_dir)
-    section.text(f"Verdict rule. {claims.RULE}")
-    section.add(Table("claims", "One row per claim of REFERENCE.md", claims.claims_table(parts)))
-    if parts:
-        section.add(Table("claim-evidence", "Every measured part", claims.parts_table(parts)))
+) -> list[Part]:
+    """The lecture's numbers beside ours, first, where any lecture network ran; returns the
+    claims' parts (the claims section shows them)."""
+    trials = Trials.gather(sources, context.notes)
+    parts = verdicts.evaluate_parts(sources, context.notes, context.data_dir, trials)
+    table = headline_table(trials, parts)
+    if table.empty:
+        return parts
+    section = document.section("The lecture's numbers and ours")
+    section.text(
+        "Each network of the lecture that ran here: the test accuracy the lecture reports and "
+        "ours, the mean over n seeds with its 95% interval (t over seeds, truncated at "
+        "100%), and the budget it ran at (full, or † and the fraction of the lecture's "
+        "updates). Nielsen's networks are measured as he does: test accuracy at the epoch of "
+        "best validation accuracy."
+    )
+    section.add(Table("headline", "The lecture's numbers and ours", table, for_reading(table)))
+    context.figure(
+        section,
+        figures.headline(table),
+        "headline",
+        "Lecture (×) and ours (mean, 95% CI) per network; † below the lecture's budget",
+    )
     return parts
+
+
+def claims_section(
+    document: Document, sources: list[ResultsSource], context: Context, parts: list[Part]
+) -> None:
+    section = document.section("The lecture's claims")
+    section.text(f"Verdict rule. {verdicts.RULE}")
+    section.add(Table("claims", "One row per claim of REFERENCE.md", verdicts.claims_table(parts)))
+    if parts:
+        section.add(Table("claim-evidence", "Every measured part", verdicts.parts_table(parts)))
 
 
 # --- one results folder ----------------------------------------------------------------------
@@ -143,7 +171,7 @@ def grid_section(document: Document, source: ResultsSource, context: Context) ->
     section.add(
         Table(
             f"{name}-cells",
-            "Per cell: test accuracy over seeds (mean, std, 95% t-CI, "
+            "Per cell: test accuracy over seeds (mean, std, 95% t-CI truncated to 0–100%, "
             "best), error, parameters, throughput, wall time",
             shown_columns(cells.drop(columns="label")),
             cells_for_reading(cells, factors),

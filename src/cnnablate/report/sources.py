@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from cnnablate.config import ExperimentConfig
 from cnnablate.errors import UserError
 from cnnablate.runner.results import PARAM_PREFIX, read_results
-from cnnablate.runner.spec import Spec, parse_spec
+from cnnablate.runner.spec import Spec, load_spec, parse_spec
 
 NUMERIC_COLUMNS = (
     "seed",
@@ -99,10 +99,11 @@ class ResultsSource:
         return next((p for p in candidates if p.is_dir()), None)
 
     def trial_config(self, row: pd.Series | dict) -> dict[str, Any] | None:
-        """The trial's config from its result.json, with defaults for fields added since."""
+        """The trial's config from its result.json, with defaults for fields added since; without
+        its folder (trial folders stay where they ran), rebuilt from the spec and its levels."""
         directory = self.trial_dir(row)
         if directory is None or not (directory / "result.json").is_file():
-            return None
+            return self.config_from_spec(row)
         try:
             raw = json.loads((directory / "result.json").read_text()).get("config")
         except (OSError, ValueError):
@@ -111,6 +112,19 @@ class ResultsSource:
             return ExperimentConfig.model_validate(raw).model_dump()
         except ValidationError:
             return raw
+
+    def config_from_spec(self, row: pd.Series | dict) -> dict[str, Any] | None:
+        """A grid cell's config from the spec: its factor levels (`param.*`) and seed."""
+        if self.spec is None or self.mode != "grid":
+            return None
+        from cnnablate.runner.grid import SEED, cell_config
+
+        params = {f.removeprefix(PARAM_PREFIX): row[f] for f in self.factors}
+        params[SEED] = row.get(SEED)
+        try:
+            return cell_config(self.spec, params).model_dump()
+        except (StopIteration, KeyError, UserError):  # a level the spec no longer has
+            return None
 
     def checkpoint(self, row: pd.Series | dict) -> Path | None:
         directory = self.trial_dir(row)
@@ -135,7 +149,25 @@ def load_source(path: Path) -> ResultsSource:
         raise UserError(f"{table}: not a cnnablate results table (no 'state' column)")
     source = ResultsSource(path=path, name=path.name, frame=frame, mode=_guess_mode(frame))
     _attach_study(source)
+    if source.spec is None:
+        _attach_shipped_spec(source)
     return source
+
+
+def _attach_shipped_spec(source: ResultsSource) -> None:
+    """Without its study, a results folder named after a shipped spec (`ablations/NAME.yaml`,
+    from the working folder) takes that spec, said in a note: it names the factors' order
+    and rebuilds the configs of trials whose folders are not at hand."""
+    path = Path("ablations") / f"{source.name}.yaml"
+    if not path.is_file():
+        return
+    try:
+        source.spec = load_spec(path)
+    except UserError as error:
+        source.notes.append(f"{path}: does not parse ({error}); configs not rebuilt")
+        return
+    source.mode = source.spec.model.mode
+    source.notes.append(f"{source.path}: spec taken from {path}; trial configs rebuilt from it")
 
 
 def load_sources(paths: list[Path]) -> list[ResultsSource]:

@@ -1,7 +1,8 @@
 """The report's tables, computed from the trial table with pandas and scipy.
 
-All intervals are 95% t-intervals over seeds (or over paired differences); main effects compare
-levels with Welch's interval, since their trials are not paired.
+All intervals are 95%. A mean accuracy's is the t-interval over seeds truncated at 0 and 100%
+(`accuracy_interval`); differences get t-intervals over paired differences, and main effects
+compare levels with Welch's interval, since their trials are not paired.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from cnnablate.report.formatting import percent, percent_interval
 
 METRIC = "test_acc"
 CONFIDENCE = 0.95
@@ -34,6 +37,16 @@ def t_interval(values: Sequence[float]) -> tuple[float, float]:
         stats.t.ppf(0.5 + CONFIDENCE / 2, len(data) - 1) * data.std(ddof=1) / math.sqrt(len(data))
     )
     return data.mean() - half, data.mean() + half
+
+
+def accuracy_interval(values: Sequence[float]) -> tuple[float, float]:
+    """95% interval of a mean accuracy, kept inside [0, 1]: the t-interval over seeds truncated
+    at the bounds (a cell with one bad seed would otherwise run past 100%). Truncation, not a
+    transform: the interval still holds the mean reported beside it."""
+    low, high = t_interval(values)
+    if math.isnan(low):
+        return math.nan, math.nan
+    return max(0.0, low), min(1.0, high)
 
 
 def welch_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
@@ -63,7 +76,7 @@ def _std(values: pd.Series) -> float:
 
 def cell_summary(trials: pd.DataFrame) -> dict[str, Any]:
     acc = trials[METRIC]
-    low, high = t_interval(acc)
+    low, high = accuracy_interval(acc)
     row: dict[str, Any] = {
         "n_seeds": len(trials),
         "test_acc_mean": _mean(acc),
@@ -112,7 +125,7 @@ def main_effects(
         reference = trials.loc[trials[factor] == levels[0], METRIC].dropna()
         for level in levels:
             values = trials.loc[trials[factor] == level, METRIC].dropna()
-            low, high = t_interval(values)
+            low, high = accuracy_interval(values)
             diff_low, diff_high = welch_interval(reference, values)
             rows.append(
                 {
@@ -195,27 +208,23 @@ def interactions(trials: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _percent(value: float) -> str:
-    return "" if math.isnan(value) else f"{100 * value:.2f}%"
-
-
 def cells_for_reading(cells: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
     """The cell table with fewer, shorter columns: 'mean ± std', '[low, high]'."""
     names = [factor_name(f) for f in factors]
     shown = cells[names].copy() if names else pd.DataFrame(index=cells.index)
     shown["n"] = cells["n_seeds"]
     shown["test acc"] = [
-        f"{_percent(m)} ± {_percent(s)}" if not math.isnan(s) else _percent(m)
+        f"{percent(m)} ± {percent(s)}" if not math.isnan(s) else percent(m)
         for m, s in zip(cells["test_acc_mean"], cells["test_acc_std"], strict=True)
     ]
     shown["95% CI"] = [
-        f"[{_percent(low)}, {_percent(high)}]" if not math.isnan(low) else ""
+        percent_interval(low, high)
         for low, high in zip(cells["test_acc_ci_low"], cells["test_acc_ci_high"], strict=True)
     ]
-    shown["best"] = cells["test_acc_best"].map(_percent)
-    shown["test error"] = cells["test_error_mean"].map(_percent)
+    shown["best"] = cells["test_acc_best"].map(percent)
+    shown["test error"] = cells["test_error_mean"].map(percent)
     if "test_acc_at_best_val_mean" in cells:
-        shown["at best val"] = cells["test_acc_at_best_val_mean"].map(_percent)
+        shown["at best val"] = cells["test_acc_at_best_val_mean"].map(percent)
     shown["params"] = cells["params"]
     shown["train samples/s"] = cells["train_samples_per_s"]
     shown["eval samples/s"] = cells["eval_samples_per_s"]

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from cnnablate.config import DataConfig
-from cnnablate.data import Split, build_datamodule
+from cnnablate.data import Split, build_datamodule, datamodule_class
 from cnnablate.data.batches import to_float
 from cnnablate.errors import UserError
 from cnnablate.module import Classifier, load_trained
@@ -61,8 +61,9 @@ def _cached_test_split(data_json: str, data_dir: str | None) -> Split:
 
 def load_test_split(data: DataConfig, data_dir: Path | None) -> Split:
     """The test split a model was evaluated on (the seed only orders training data)."""
-    if data.name == "mnist-expanded":  # same test split; skips building 250,000 shifted images
-        data = data.model_copy(update={"name": "mnist"})
+    stand_in = datamodule_class(data.name).test_stand_in
+    if stand_in is not None:  # the same test split, cheaper to build
+        data = data.model_copy(update={"name": stand_in})
     try:
         return _cached_test_split(data.model_dump_json(), str(data_dir) if data_dir else None)
     except FileNotFoundError as error:

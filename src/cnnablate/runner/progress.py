@@ -7,6 +7,7 @@ workers on a terminal the parent process owns the bar and reads the storage; wor
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import IO, TYPE_CHECKING
 
@@ -37,8 +38,17 @@ def trial_outcome(trial: FrozenTrial) -> str:
     return "duplicate" if failure.startswith("duplicate") else "failed"
 
 
-def trial_label(trial: FrozenTrial) -> str:
-    return trial.user_attrs.get("cell") or f"trial {trial.number}"
+def trial_label(trial: FrozenTrial | optuna.Trial) -> str:
+    """The trial once and its cell once: 'trial 3 (architecture=mlp, model.activation=relu,
+    seed 1)' in a grid, 'trial 19' in an Optuna study (its parameters are sampled)."""
+    cell = trial.user_attrs.get("cell")
+    if not cell:
+        return f"trial {trial.number}"
+    levels = json.loads(cell)
+    seed = levels.pop("seed", None)
+    named = [f"{key}={value}" for key, value in levels.items()]
+    named += [] if seed is None else [f"seed {seed}"]
+    return f"trial {trial.number} ({', '.join(named)})"
 
 
 class MatrixProgress:
@@ -100,7 +110,7 @@ class MatrixProgress:
             self.say(f"{self.summary()}; starting {labels}")
 
     def ended(self, trial: FrozenTrial | optuna.Trial, outcome: str) -> None:
-        self.say(f"[{self.name}] trial {trial.number} {trial_label(trial)}: {outcome}")
+        self.say(f"[{self.name}] {trial_label(trial)}: {outcome}")
 
     def report_ended(self, study: optuna.Study) -> None:
         """Refresh, and say how each trial that ended since the last call ended (any worker's)."""

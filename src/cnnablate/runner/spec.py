@@ -26,36 +26,39 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from cnnablate.config import ExperimentConfig, has_key, leaf_keys, validate_config
+from cnnablate.config import (
+    ExperimentConfig,
+    StrictModel,
+    apply_dict,
+    check_one_budget,
+    format_validation_error,
+    has_key,
+    leaf_keys,
+)
 from cnnablate.errors import UserError
 from cnnablate.presets import PRESETS, get_preset
 
 Scalar = str | int | float | bool | None
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Base(Strict):
+class Base(StrictModel):
     preset: str | None = None
     set: dict[str, Any] = Field(default_factory=dict)
 
 
-class Budget(Strict):
+class Budget(StrictModel):
     max_steps: Annotated[int, Field(gt=0)] | None = None
     max_epochs: Annotated[int, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Budget:
-        if (self.max_steps is None) == (self.max_epochs is None):
-            raise ValueError("set exactly one of max_steps and max_epochs")
+        check_one_budget(self.max_steps, self.max_epochs)
         return self
 
 
-class ParamBase(Strict):
+class ParamBase(StrictModel):
     # The config keys this parameter sets (default: its own name); several keys tie them.
     targets: list[str] | None = None
 
@@ -82,7 +85,7 @@ class CategoricalParam(ParamBase):
 SearchParam = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
 
 
-class OptunaSettings(Strict):
+class OptunaSettings(StrictModel):
     space: dict[str, SearchParam] = Field(min_length=1)
     metric: str = "val_acc"
     direction: Literal["maximize", "minimize"] = "maximize"
@@ -101,7 +104,7 @@ class OptunaSettings(Strict):
         return self
 
 
-class SpecModel(Strict):
+class SpecModel(StrictModel):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     description: str = ""
     base: Base = Field(default_factory=Base)
@@ -178,18 +181,6 @@ class Spec:
     def all_seeds(self) -> list[int]:
         seeds = [*self.model.seeds, *(s for v in self.model.seeds_for.values() for s in v)]
         return sorted(set(seeds))
-
-
-def apply_dict(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
-    tree = config.model_dump()
-    for key, value in overrides.items():
-        node = tree
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        last = parts[-1]
-        node[int(last) if isinstance(node, list) else last] = value
-    return validate_config(tree)
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -269,7 +260,9 @@ def parse_spec(text: str, where: str = "spec", path: Path | None = None) -> Spec
     try:
         model = SpecModel.model_validate(raw)
     except ValidationError as error:
-        raise UserError(_spec_error(error, where)) from None
+        raise UserError(
+            format_validation_error(error, where, list(SpecModel.model_fields))
+        ) from None
     spec = Spec(model, path, text)
     try:
         base = get_preset(model.base.preset).config if model.base.preset else ExperimentConfig()
@@ -318,20 +311,6 @@ def _check_space(spec: Spec, base: ExperimentConfig, where: str) -> None:
                     f"{where}: optuna.space.{name}: '{key}' is not a config key; allowed e.g. "
                     f"{', '.join(leaf_keys(config)[:6])}, ..."
                 )
-
-
-def _spec_error(error: ValidationError, where: str) -> str:
-    first = error.errors()[0]
-    key = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-", "list[")))
-    key = key.replace(".float.", ".").replace(".int.", ".").replace(".categorical.", ".")
-    if first["type"] == "extra_forbidden":
-        allowed = ", ".join(SpecModel.model_fields) if "." not in key else "see the docs"
-        return f"{where}: unknown key '{key}' (allowed: {allowed})"
-    if first["type"] == "missing":
-        return f"{where}: missing key '{key}'"
-    message = first["msg"].removeprefix("Value error, ")
-    shown = f" {first['input']!r}" if first["type"] not in ("value_error",) else ""
-    return f"{where}: {key or 'spec'}:{shown} {message}".replace(":  ", ": ")
 
 
 def load_spec(path: str | Path) -> Spec:

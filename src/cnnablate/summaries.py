@@ -1,0 +1,46 @@
+"""What the terminal shows at the end of `cnnablate train` (one line) and `cnnablate run` (the
+table of cells)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def summary_line(result: dict) -> str:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.2f}%"
+
+    rate = result["train_samples_per_s"]
+    return (
+        f"{result['preset']} seed {result['seed']}: {result['status']}, "
+        f"test acc {pct(result['test_acc'])} (at best val {pct(result['test_acc_at_best_val'])}), "
+        f"train acc {pct(result['train_acc'])}, "
+        f"{result['steps']} steps in {result['wall_s']:.1f} s, "
+        f"{rate:,.0f} train samples/s, {result['params']:,} params, {result['device']}"
+        if rate
+        else f"{result['preset']}: {result['status']}, test acc {pct(result['test_acc'])}"
+    )
+
+
+def print_cell_summary(out_dir: Path) -> None:
+    """Each cell's test accuracy over its seeds (mean ± std, 95% CI) and training speed."""
+    import pandas as pd
+
+    from cnnablate.report.tables import cell_table, cells_for_reading
+    from cnnablate.runner.results import read_results
+
+    try:
+        trials = read_results(out_dir)
+    except (OSError, ValueError):
+        return
+    trials = trials[trials["state"] == "COMPLETE"] if "state" in trials else trials
+    if trials.empty or "test_acc" not in trials:
+        return
+    factors = [c for c in trials.columns if c.startswith("param.")]
+    shown = cells_for_reading(cell_table(trials, factors), factors)
+    columns = [c for c in shown.columns if c not in ("best", "test error", "eval samples/s")]
+    for column in ("params", "train samples/s"):
+        shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
+    shown["wall s"] = shown["wall s"].map(lambda v: f"{v:,.1f}")
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(shown[columns].to_string(index=False))

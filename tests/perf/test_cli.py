@@ -1,0 +1,98 @@
+"""`cnnablate bench`: bad input is one line and exit 2, nothing written; a real A/B of a few
+rounds writes its table and finds an injected slowdown."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cnnablate.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(argv: list[str], capsys) -> tuple[int, list[str], str]:
+    status = main(["bench", *argv])
+    captured = capsys.readouterr()
+    return status, captured.err.strip().splitlines(), captured.out
+
+
+def root_commit() -> str:
+    found = subprocess.run(
+        ["git", "rev-list", "--max-parents=0", "HEAD"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode or not found.stdout.strip():
+        pytest.skip("no git history here (a shallow clone?)")
+    return found.stdout.split()[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expect"),
+    [
+        (["--against", "no-such-ref-anywhere"], "--against: unknown git revision 'no-such-ref"),
+        (["--baseline", "no-such-baseline"], "--baseline: a baseline named 'no-such-baseline'"),
+        (["--tolerance", "1.5"], "argument --tolerance: expected a number in (0, 1), got '1.5'"),
+        (["--benchmark", "resnet"], "argument --benchmark: invalid choice: 'resnet'"),
+        (["--save", "x", "--against", "HEAD"], "--save: saves this tree's baseline"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(argv, expect, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "out"
+    status, lines, _ = bench([*argv, "--out", str(out)], capsys)
+    assert status == 2 and len(lines) == 1 and expect in lines[0], lines
+    assert not out.exists()
+
+
+def test_a_ref_without_the_bench_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "out"
+    status, lines, _ = bench(["--against", root_commit(), "--out", str(out)], capsys)
+    assert status == 2 and len(lines) == 1 and "(the bench came later)" in lines[0], lines
+    assert not out.exists()
+
+
+def test_outside_a_checkout_it_says_where_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status, lines, _ = bench(["--against", "HEAD"], capsys)
+    assert status == 2 and len(lines) == 1 and "not a cnnablate checkout" in lines[0]
+
+
+def test_a_real_ab_finds_an_injected_slowdown(tmp_path, monkeypatch, capsys):
+    """Two rounds of udl-cnn, this tree against HEAD, this side 60% slower per update."""
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "out"
+    argv = ["--against", "HEAD", "--benchmark", "udl-cnn", "--min-rounds", "2"]
+    argv += ["--max-seconds", "1", "--inject-slowdown", "0.6", "--out", str(out)]
+    status, progress, printed = bench(argv, capsys)
+    result = json.loads((out / "bench.json").read_text())
+    row = result["benchmarks"]["udl-cnn"]
+    assert result["rounds"] == 2 and len(row["tested_us_per_update_by_round"]) == 2
+    assert 1.3 < row["ratio"] < 2.0, row  # 1.6 by construction, whatever the machine does
+    assert row["low"] <= row["ratio"] <= row["high"]
+    assert status == (1 if row["verdict"] == "slower" else 0)
+    assert "| udl-cnn | 100 |" in (out / "bench.md").read_text() and "| udl-cnn |" in printed
+    assert any(line.startswith("round 2 ") for line in progress)
+
+
+def test_a_saved_baseline_is_compared_through_the_calibration(tmp_path, monkeypatch, capsys):
+    """Save a baseline of two rounds, then compare the same tree with it: the calibration
+    cancels the machine's speed, and the report names the baseline."""
+    monkeypatch.chdir(REPO_ROOT)
+    folder, out = tmp_path / "baselines", tmp_path / "out"
+    common = ["--benchmark", "udl-cnn", "--min-rounds", "2", "--max-seconds", "1"]
+    common += ["--baseline-dir", str(folder)]
+    status, _, _ = bench([*common, "--save", "here"], capsys)
+    stored = json.loads((folder / "here.json").read_text())
+    assert status == 0 and len(stored["normalised"]["udl-cnn"]) == 2
+    status, _, printed = bench([*common, "--out", str(out)], capsys)
+    assert "| udl-cnn |" in printed
+    result = json.loads((out / "bench.json").read_text())
+    assert result["kind"] == "baseline" and "baseline here" in result["reference"]
+    row = result["benchmarks"]["udl-cnn"]
+    assert 0.5 < row["ratio"] < 2.0 and row["low"] <= row["ratio"] <= row["high"]
+    assert status == (1 if row["verdict"] == "slower" else 0)

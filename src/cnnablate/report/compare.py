@@ -12,12 +12,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cnnablate.errors import UserError
 from cnnablate.report.sources import ResultsSource, load_source
+from cnnablate.report.tables import t_interval, welch_interval
 
 EQUIVALENT, WORSE, BETTER, UNDECIDED = "equivalent", "worse", "better", "undecided"
 
@@ -32,34 +31,14 @@ class Difference:
     paired: bool
 
 
-def interval(diffs: np.ndarray, confidence: float) -> tuple[float, float]:
-    if len(diffs) < 2:
-        return -math.inf, math.inf
-    half = stats.t.ppf(0.5 + confidence / 2, len(diffs) - 1) * diffs.std(ddof=1)
-    half /= math.sqrt(len(diffs))
-    return diffs.mean() - half, diffs.mean() + half
-
-
-def welch(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float]:
-    if len(a) < 2 or len(b) < 2:
-        return -math.inf, math.inf
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = math.sqrt(va + vb)
-    diff = b.mean() - a.mean()
-    if se == 0:
-        return diff, diff
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = stats.t.ppf(0.5 + confidence / 2, dof) * se
-    return diff - half, diff + half
-
-
 def difference(a: pd.Series, b: pd.Series) -> Difference:
     """b − a of test accuracy; `a`, `b` indexed by seed."""
     if len(a) >= 2 and sorted(a.index) == sorted(b.index):
         diffs = (b - a.reindex(b.index)).to_numpy(dtype=float)
-        return Difference(diffs.mean(), *interval(diffs, 0.95), *interval(diffs, 0.90), True)
+        return Difference(diffs.mean(), *t_interval(diffs), *t_interval(diffs, 0.90), True)
     x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-    return Difference(y.mean() - x.mean(), *welch(x, y, 0.95), *welch(x, y, 0.90), False)
+    both = (*welch_interval(x, y), *welch_interval(x, y, 0.90))
+    return Difference(y.mean() - x.mean(), *both, False)
 
 
 def verdict(diff: Difference, margin: float) -> str:

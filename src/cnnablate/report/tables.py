@@ -27,14 +27,14 @@ def factor_name(column: str) -> str:
     return column.removeprefix("param.")
 
 
-def t_interval(values: Sequence[float]) -> tuple[float, float]:
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
     """95% t-interval of the mean; NaN with fewer than two values."""
     data = np.asarray(values, dtype=float)
     data = data[~np.isnan(data)]
     if len(data) < 2:
         return math.nan, math.nan
     half = (
-        stats.t.ppf(0.5 + CONFIDENCE / 2, len(data) - 1) * data.std(ddof=1) / math.sqrt(len(data))
+        stats.t.ppf(0.5 + confidence / 2, len(data) - 1) * data.std(ddof=1) / math.sqrt(len(data))
     )
     return data.mean() - half, data.mean() + half
 
@@ -49,7 +49,9 @@ def accuracy_interval(values: Sequence[float]) -> tuple[float, float]:
     return max(0.0, low), min(1.0, high)
 
 
-def welch_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+def welch_interval(
+    a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE
+) -> tuple[float, float]:
     """95% interval of mean(b) - mean(a) for independent samples (Welch–Satterthwaite)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or len(b) < 2:
@@ -60,7 +62,7 @@ def welch_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     if se == 0:
         return diff, diff
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * se
+    half = stats.t.ppf(0.5 + confidence / 2, dof) * se
     return diff - half, diff + half
 
 

@@ -7,7 +7,9 @@ its budget is spent with its state saved:
    short run whose result.json must say `update_path: cuda-graph`;
 2. speed: the training benchmarks on the GPU (bench/, contenders side by side), saved as a
    baseline named after the GPU;
-3. the campaign: ablations/nielsen-chain.yaml at full budget, then lecture-factors.yaml, through
+3. profile: microseconds per update under a few settings and the kernels of eager updates
+   (scripts/gpu_profile.py), where the next speed-up must come from;
+4. the campaign: ablations/nielsen-chain.yaml at full budget, then lecture-factors.yaml, through
    the real runner with `--time-limit`, so that cut-off trials resume in the next call.
 
 Everything a later call or the report needs lives in the state folder (default .gpu/, carried
@@ -34,7 +36,10 @@ PART_BYTES = 15 * 1024 * 1024
 PACK_RESERVE_S = 25.0  # left at the end for packing the state into $OUT
 STOP_MARGIN_S = 30.0  # a cut-off run's last epoch, its result writing and the runner's exit
 MIN_STEP_S = 20.0  # a step given less than this is left for the next call
-CAMPAIGN_WORKERS = 3  # processes sharing the GPU: one's Python overhead hides behind another's
+# Processes sharing the GPU: one's Python overhead hides behind another's. Two, not more: an
+# H200 call with three gave no more updates per second in all than one process, and each cell
+# started adds its saved state to what the next call must carry (fc2: 20 MB, dropout: 33 MB).
+CAMPAIGN_WORKERS = 2
 TAIL_LINES = 40  # of each command's output, printed (the whole output is in the state's logs)
 
 
@@ -83,6 +88,7 @@ def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
             [pytest(f"--benchmark-storage=file://{(state / 'baselines').resolve()}", *bench)],
             env={"CNNABLATE_BENCH_DEVICE": "cpu" if dry else "cuda"},
         ),
+        Step("profile", [[sys.executable, "scripts/gpu_profile.py", *(["--dry"] if dry else [])]]),
     ]
     for spec in specs:
         name = Path(spec).stem

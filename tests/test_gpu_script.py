@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = {"correctness", "speed", "campaign-mnist1d-quick"}
+STEPS = {"correctness", "speed", "profile", "campaign-mnist1d-quick"}
 
 
 def gpu_dry(state: Path, out: Path, budget: int = 600) -> subprocess.CompletedProcess:
@@ -54,4 +54,4 @@ def test_a_call_without_time_leaves_every_step_for_the_next(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("no time left in this call, next call") == len(STEPS)
     assert not list((tmp_path / "state" / "done").iterdir())
-    assert "still to do: correctness, speed, campaign-mnist1d-quick" in result.stdout
+    assert "still to do: correctness, speed, profile, campaign-mnist1d-quick" in result.stdout

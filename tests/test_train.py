@@ -254,6 +254,18 @@ def test_memory_format_of_2d_conv_weights(memory_format, accelerator, channels_l
     assert weight.is_contiguous() == (not channels_last)
 
 
+def test_packed_conv_weights_keep_their_layout_on_the_cpu():
+    """Packed 2-D conv weights are 5-D (copies first): channels_last does not apply to them."""
+    from cnnablate.module import Classifier
+    from cnnablate.train import set_memory_format
+
+    config = get_preset("nielsen-conv2").config
+    module = Classifier(config, (1, 28, 28), num_train=50_000, seeds=[0, 1])
+    set_memory_format(module, "auto", "cpu")
+    assert {p.dim() for p in module.net.parameters()} >= {5}
+    assert all(p.is_contiguous() for p in module.net.parameters())
+
+
 def test_a_runs_own_output_does_not_make_the_commit_dirty(tmp_path):
     def git(*args: str) -> None:
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)

@@ -118,7 +118,9 @@ def set_memory_format(module: Classifier, memory_format: str, accelerator: str) 
     """Put 2-D conv weights in channels_last where asked (auto: on the CPU); the activations
     follow the weights' layout. Other tensors, and packed (5-D) weights, are left as they are."""
     if memory_format == "channels_last" or (memory_format == "auto" and accelerator == "cpu"):
-        module.net.to(memory_format=torch.channels_last)
+        for param in module.net.parameters():
+            if param.dim() == 4:
+                param.data = param.data.contiguous(memory_format=torch.channels_last)
 
 
 def build_trainer(

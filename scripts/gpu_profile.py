@@ -1,0 +1,110 @@
+"""Where a GPU update's time goes: microseconds per update of the real training path under a few
+settings, and the kernels of eager updates (run once per campaign by scripts/gpu_campaign.py).
+
+Each row trains a preset on synthetic MNIST-shaped data (bench/comparators.py) with
+`train_seeds`, and times the blocks after the first three (the GPU synchronised at both ends).
+`--dry` runs the same on the CPU with a few updates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from comparators import synthetic_mnist_registered
+
+from cnnablate.config import apply_overrides
+from cnnablate.presets import get_preset
+from cnnablate.train import train_seeds
+
+WARMUP_BLOCKS = 3
+
+
+class BlockTimer(pl.Callback):
+    def __init__(self) -> None:
+        self.blocks, self.start, self.end = 0, 0.0, 0.0
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_index) -> None:
+        self.blocks += 1
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        if self.blocks == WARMUP_BLOCKS:
+            self.start = now
+        self.end = now
+
+
+def time_updates(preset: str, seeds: list[int], overrides: list[str], updates: int, cudnn: bool):
+    config = apply_overrides(get_preset(preset).config, overrides)
+    torch.backends.cudnn.benchmark = cudnn
+    timer = BlockTimer()
+    with tempfile.TemporaryDirectory() as scratch, synthetic_mnist_registered():
+        dirs = [Path(scratch) / str(seed) for seed in seeds]
+        (result, *_) = train_seeds(
+            config, seeds, dirs, accelerator="auto", progress="off", step_cap=updates,
+            callbacks=[timer],
+        )  # fmt: skip
+    timed = (timer.blocks - WARMUP_BLOCKS) * config.train.steps_per_block
+    torch.backends.cudnn.benchmark = False
+    if timed <= 0:
+        return float("nan"), result["update_path"]
+    return 1e6 * (timer.end - timer.start) / timed, result["update_path"]
+
+
+def kernel_table(preset: str, updates: int) -> str:
+    """The top kernels of eager updates (graphs off), by device time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(ProfilerActivity.CUDA)
+    config = apply_overrides(get_preset(preset).config, ["train.cuda_graph=false"])
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        synthetic_mnist_registered(),
+        profile(activities=activities) as prof,
+    ):
+        train_seeds(
+            config, [0], [Path(scratch)], accelerator="auto", progress="off", step_cap=updates
+        )
+    key = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=60)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry", action="store_true", help="on the CPU, a few updates")
+    args = parser.parse_args()
+    updates = 200 if args.dry else 4000
+    print("| preset | seeds | overrides | cudnn.benchmark | µs per update | path |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for preset, seeds, overrides, cudnn in ROWS[::3] if args.dry else ROWS:
+        micros, path = time_updates(preset, seeds, overrides, updates, cudnn)
+        print(f"| {preset} | {len(seeds)} | {' '.join(overrides) or '-'} | {cudnn} "
+              f"| {micros:,.0f} | {path} |", flush=True)  # fmt: skip
+    print(kernel_table("nielsen-conv2-relu", 100 if args.dry else 400))
+    return 0
+
+
+ROWS = [
+    ("nielsen-conv2-relu", [0], [], False),
+    ("nielsen-conv2-relu", [0], [], True),
+    ("nielsen-conv2-relu", [0], ["train.steps_per_block=200"], False),
+    ("nielsen-conv2-relu", [0, 1, 2], [], False),
+    ("nielsen-conv2-relu", [0, 1, 2], [], True),
+    ("nielsen-fc2", [0, 1, 2], [], False),
+    ("nielsen-expanded", [0, 1, 2], [], False),
+    ("nielsen-mlp30-mse", [0, 1, 2], [], False),
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

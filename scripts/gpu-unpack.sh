@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 from="${1:?usage: gpu-unpack.sh DIR (the folder holding gpu-state.tgz.00 ...)}"
 mkdir -p .gpu
+# The returned state is whole: it replaces the old one (files deleted there, like the saved state
+# of a trial that has since finished, must not come back); the carried MNIST files stay.
+find .gpu -mindepth 1 -maxdepth 1 ! -name mnist -exec rm -rf {} +
 cat "$from"/gpu-state.tgz.* | tar xzf - -C .gpu
 rm -f results/gpu-campaign/gpu-state.tgz.*
 mkdir -p results/gpu-campaign && cp "$from"/gpu-state.tgz.* results/gpu-campaign/

@@ -60,7 +60,7 @@ def pytest(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
 
 
-def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
+def steps(state: Path, dry: bool, gpu: str, workers: int = CAMPAIGN_WORKERS) -> list[Step]:
     runs = state / "runs"
     if dry:
         check_preset, check_steps, tests = "udl-cnn", "20", ["tests/test_graphed.py"]
@@ -72,7 +72,7 @@ def steps(state: Path, dry: bool, gpu: str) -> list[Step]:
         tests = ["tests/test_graphed.py", "tests/test_train.py", "-k", "graph or packed"]
         bench = ["bench/test_train.py", "bench/test_memory.py", f"--benchmark-save={gpu}"]
         specs = ["ablations/nielsen-chain.yaml", "ablations/lecture-factors.yaml"]
-        spec_args = ["--workers", str(CAMPAIGN_WORKERS)]
+        spec_args = ["--workers", str(workers)]
     check_out = runs / "graph-check"
     plan = [
         Step(
@@ -218,11 +218,12 @@ def main() -> int:
     parser.add_argument("--dry", action="store_true", help="every step on the CPU, tiny budgets")
     parser.add_argument("--budget", type=float, default=530.0, help="seconds for this call")
     parser.add_argument("--state", type=Path, default=Path(".gpu"), help="carried state folder")
+    parser.add_argument("--workers", type=int, default=CAMPAIGN_WORKERS, help="campaign processes")
     args = parser.parse_args()
     out = Path(os.environ.get("OUT") or args.state / "out")
     campaign = Campaign(args.state, out, args.budget, args.dry)
     campaign.say(describe_machine())
-    campaign.run(steps(args.state, args.dry, gpu_name()))
+    campaign.run(steps(args.state, args.dry, gpu_name(), args.workers))
     campaign.pack()
     names = [step.name for step in steps(args.state, args.dry, "any")]
     pending = [name for name in names if not (campaign.done_dir / name).exists()]

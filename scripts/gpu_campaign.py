@@ -110,7 +110,9 @@ def gpu_name() -> str:
 def describe_machine() -> str:
     import torch
 
-    lines = [f"python {sys.version.split()[0]}, torch {torch.__version__}"]
+    from cnnablate.machine import git_commit
+
+    lines = [f"python {sys.version.split()[0]}, torch {torch.__version__}, commit {git_commit()}"]
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         lines.append(

@@ -283,3 +283,11 @@ def test_a_runs_own_output_does_not_make_the_commit_dirty(tmp_path):
     assert git_commit(tmp_path / "src") == clean
     (tmp_path / "src/code.py").write_text("v2\n")
     assert git_commit(tmp_path / "src") == clean + "-dirty"
+
+
+def test_a_pinned_commit_names_a_copied_tree(tmp_path, monkeypatch):
+    """A device's copy of the tree sits on another commit; the one it was prepared at wins."""
+    monkeypatch.setenv("CNNABLATE_COMMIT", "4312673-prepared")
+    assert git_commit(tmp_path) == "4312673-prepared"
+    monkeypatch.setenv("CNNABLATE_COMMIT", "")
+    assert git_commit(tmp_path) is None  # not a git tree, nothing pinned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import subprocess
@@ -18,7 +19,12 @@ OUTPUT_FOLDERS = ("results", "reports")
 
 def git_commit(source: Path | None = None) -> str | None:
     """The commit of the source tree this package runs from (or `source`), with '-dirty' for
-    local changes to tracked files other than the runs' own output (`OUTPUT_FOLDERS`)."""
+    local changes to tracked files other than the runs' own output (`OUTPUT_FOLDERS`).
+
+    `$CNNABLATE_COMMIT` overrides it, for a copy of a tree whose own git history says nothing
+    true about it (scripts/gpu.sh sets it on a device from the commit it was prepared at)."""
+    if pinned := os.environ.get("CNNABLATE_COMMIT", "").strip():
+        return pinned
     source = source or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(

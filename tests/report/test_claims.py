@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cnnablate.presets import get_preset
-from cnnablate.report import claims, probe_parts, verdicts
+from cnnablate.report import claims, lecture, probe_parts, verdicts
 from cnnablate.report.budgets import budget_notes
 from cnnablate.report.sources import load_sources
 from cnnablate.report.trained import load_model, load_test_inputs, majority_vote, predict
@@ -52,6 +52,30 @@ def test_a_presets_own_config_matches_it_and_an_override_does_not():
     assert claims.preset_of(config, fingerprints) == "udl-cnn"
     config["optim"]["lr"] = 0.05
     assert claims.preset_of(config, fingerprints) is None
+
+
+def test_a_presets_full_budget_trials_are_not_pooled_with_its_short_ones():
+    def rows(preset: str, budget: str, accs: list[float]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"matched_preset": preset, "budget": budget, "source": "s", "test_acc": accs}
+        )
+
+    short = "5,000 of nielsen-conv1's 300,000 steps"
+    frame = pd.concat(
+        [
+            rows("nielsen-shallow", short, [0.92, 0.92]),
+            rows("nielsen-shallow", "", [0.978, 0.977]),
+            rows("nielsen-conv1", short, [0.93, 0.94]),
+        ],
+        ignore_index=True,
+    )
+    trials = claims.Trials(frame, [], [])
+    assert trials.of_preset("nielsen-shallow")["test_acc"].tolist() == [0.978, 0.977]
+    assert trials.of_preset("nielsen-conv1")["test_acc"].tolist() == [0.93, 0.94]
+    step = next(s for s in lecture.STEPS if s.a == "nielsen-shallow")
+    part = claims.preset_part(trials, step)
+    assert "97.75%" in part.measured and "(n=2)" in part.measured
+    assert part.note == f"† short budget: {short}"
 
 
 def test_claim_verdict_combines_topics():

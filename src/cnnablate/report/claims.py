@@ -94,9 +94,13 @@ class Trials:
         return cls(frame, configs, sources)
 
     def of_preset(self, preset: str) -> pd.DataFrame:
+        """The preset's trials at its full budget where there are any, else its short ones (a
+        one-epoch CPU run is not pooled with the full runs of the same network)."""
         if self.frame.empty:
             return self.frame
-        return self.frame[self.frame["matched_preset"] == preset]
+        rows = self.frame[self.frame["matched_preset"] == preset]
+        full = rows[rows["budget"] == ""]
+        return full if not full.empty else rows
 
 
 def nielsen_metric(rows: pd.DataFrame) -> pd.Series:

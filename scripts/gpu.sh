@@ -13,15 +13,31 @@ dry=0
 for arg in "$@"; do
   case "$arg" in
     --dry) dry=1 ;;
-    --prepare)  # MNIST, the commit the call will run, and the campaign's state as the last
-                # call left it (if .gpu has none). Run it before every call.
+    --prepare)  # before every call: MNIST, the commit the call will run, the campaign's state
+                # as the last call left it (if .gpu has none), and what travels under 64 MiB
       mkdir -p .gpu/mnist && cp "${CNNABLATE_MNIST_SOURCE:-../shared/data/mnist}"/*.gz .gpu/mnist/
+      if [ ! -d .gpu/done ]; then bash scripts/gpu-unpack.sh; fi
       PYTHONPATH=src "${PYTHON:-.venv/bin/python}" -c \
         "from cnnablate.machine import git_commit; print(git_commit())" > .gpu/commit
-      if [ ! -d .gpu/done ] && ls results/gpu-campaign/gpu-state.tgz.* >/dev/null 2>&1; then
-        cat results/gpu-campaign/gpu-state.tgz.* | tar xzf - -C .gpu
+      # The committed parts of earlier calls hold what .gpu holds: they wait in the ignored
+      # .gpu-hold/ until gpu-unpack.sh puts them back, so that they do not travel too.
+      for part in results/gpu-campaign/*/gpu-state.tgz.*; do
+        [ -f "$part" ] || continue
+        call="$(basename "$(dirname "$part")")"
+        mkdir -p ".gpu-hold/parts/$call" && mv "$part" ".gpu-hold/parts/$call/"
+      done
+      travels() {  # MiB: tracked and untracked-not-ignored files, .gpu and .whl
+        { git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- 2>/dev/null \
+            | tail -1; du -cb .gpu .whl | tail -1; } | awk '{s += $1} END {print int(s / 1048576)}'
+      }
+      if [ "$(travels)" -gt 63 ] && ls .whl/kornia*.whl >/dev/null 2>&1; then
+        # kornia serves augmentation only (lecture-factors): it waits while the chain runs
+        mkdir -p .gpu-hold/whl && mv .whl/kornia*.whl .gpu-hold/whl/
+        echo "gpu.sh: kornia's wheels stay here this call (.gpu-hold/whl), to fit 64 MiB"
       fi
-      ls .gpu .gpu/done; exit 0 ;;
+      echo "gpu.sh: the call will send $(travels) MiB (at most 64)"
+      [ "$(travels)" -le 63 ] || echo "gpu.sh: too much travels: look at what in .gpu a call does not need"
+      exit 0 ;;
   esac
 done
 

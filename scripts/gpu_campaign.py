@@ -10,7 +10,7 @@ its budget is spent with its state saved:
 3. profile: microseconds per update under a few settings and the kernels of eager updates
    (scripts/gpu_profile.py), where the next speed-up must come from;
 4. the campaign: ablations/nielsen-chain.yaml at full budget, then lecture-factors.yaml, through
-   the real runner with `--time-limit`, so that cut-off trials resume in the next call.
+   the real runner with `--time-limit`, so that cut-off trials resume (first) in the next call.
 
 Everything a later call or the report needs lives in the state folder (default .gpu/, carried
 to the device and back): done markers, logs, bench baselines and the results folders (storage,
@@ -23,6 +23,7 @@ $OUT as gpu-state.tgz.NN parts of at most 15 MiB; `scripts/gpu-unpack.sh` restor
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -36,10 +37,10 @@ PART_BYTES = 15 * 1024 * 1024
 PACK_RESERVE_S = 25.0  # left at the end for packing the state into $OUT
 STOP_MARGIN_S = 30.0  # a cut-off run's last epoch, its result writing and the runner's exit
 MIN_STEP_S = 20.0  # a step given less than this is left for the next call
-# Processes sharing the GPU: one's Python overhead hides behind another's. Two, not more: an
-# H200 call with three gave no more updates per second in all than one process, and each cell
-# started adds its saved state to what the next call must carry (fc2: 20 MB, dropout: 33 MB).
-CAMPAIGN_WORKERS = 2
+# One process on the GPU: processes share it by turns (on an H200, two gave no more updates per
+# second in all than one), and each cell started adds its saved state to what the next call
+# must carry within 64 MiB (fc2: 20 MB, dropout: 33 MB), so one cell is in flight at a time.
+CAMPAIGN_WORKERS = 1
 TAIL_LINES = 40  # of each command's output, printed (the whole output is in the state's logs)
 
 
@@ -50,6 +51,7 @@ class Step:
     env: dict[str, str] = field(default_factory=dict)
     time_limited: bool = False  # the last command takes --time-limit
     check: str | None = None  # a result.json whose update_path must be cuda-graph
+    needs: str | None = None  # a module the step imports (its wheel may stay behind, to fit)
 
 
 def cli(*args: str) -> list[str]:
@@ -93,9 +95,9 @@ def steps(state: Path, dry: bool, gpu: str, workers: int = CAMPAIGN_WORKERS) -> 
     for spec in specs:
         name = Path(spec).stem
         out = state / "results" / name
-        plan.append(
-            Step(f"campaign-{name}", [cli("run", spec, "--out", str(out), *spec_args)], {}, True)
-        )
+        needs = "kornia" if "lecture-factors" in name else None  # augmentation on the GPU
+        command = cli("run", spec, "--out", str(out), *spec_args)
+        plan.append(Step(f"campaign-{name}", [command], {}, True, needs=needs))
     return plan
 
 
@@ -151,6 +153,9 @@ class Campaign:
             marker = self.done_dir / step.name
             if marker.exists():
                 self.say(f"{step.name}: done in an earlier call, skipped")
+                continue
+            if step.needs and importlib.util.find_spec(step.needs) is None:
+                self.say(f"{step.name}: needs {step.needs}, not carried this call: next call")
                 continue
             if self.left_s() < MIN_STEP_S:
                 self.say(f"{step.name}: no time left in this call, next call")

@@ -68,10 +68,17 @@ class GridPlan:
 
     def queue(self, study: optuna.Study) -> int:
         """Enqueue every cell with no completed, waiting or running trial (under the claim
-        lock); returns how many."""
+        lock); returns how many. Cells cut off with their state saved come first: work in
+        flight finishes before new work starts, and fewer saved states wait at a time."""
         live = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
         covered = {t.user_attrs.get("cell") for t in study.get_trials(deepcopy=False, states=live)}
+        cut_off = {
+            t.user_attrs.get("cell")
+            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if str(t.user_attrs.get("failure", "")).startswith("interrupted")
+        }
         missing = [cell for cell in self.cells if cell.key not in covered]
+        missing.sort(key=lambda cell: cell.key not in cut_off)  # stable: grid order otherwise
         for cell in missing:
             attrs = {"cell": cell.key, "cell_slug": cell.slug}
             study.enqueue_trial(cell.params, user_attrs=attrs)

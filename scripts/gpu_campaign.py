@@ -23,6 +23,7 @@ $OUT as gpu-state.tgz.NN parts of at most 15 MiB; `scripts/gpu-unpack.sh` restor
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -52,6 +53,13 @@ class Step:
     time_limited: bool = False  # the last command takes --time-limit
     check: str | None = None  # a result.json whose update_path must be cuda-graph
     needs: str | None = None  # a module the step imports (its wheel may stay behind, to fit)
+    inputs: tuple[str, ...] = ()  # files whose change makes a done step run again
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for name in self.inputs:
+            digest.update(name.encode() + b"\0" + Path(name).read_bytes())
+        return digest.hexdigest()[:16]
 
 
 def cli(*args: str) -> list[str]:
@@ -84,6 +92,7 @@ def steps(state: Path, dry: bool, gpu: str, workers: int = CAMPAIGN_WORKERS) -> 
                 cli("train", check_preset, "--max-steps", check_steps, "--out", str(check_out)),
             ],
             check=None if dry else str(check_out / "result.json"),
+            inputs=("tests/test_graphed.py", "tests/test_train.py", "src/cnnablate/graphed.py"),
         ),
         Step(
             "speed",
@@ -151,7 +160,7 @@ class Campaign:
     def run(self, plan: list[Step]) -> None:
         for step in plan:
             marker = self.done_dir / step.name
-            if marker.exists():
+            if marker.exists() and (not step.inputs or step.fingerprint() in marker.read_text()):
                 self.say(f"{step.name}: done in an earlier call, skipped")
                 continue
             if step.needs and importlib.util.find_spec(step.needs) is None:
@@ -162,7 +171,7 @@ class Campaign:
                 continue
             ok = self.run_step(step)
             if ok:
-                marker.write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
+                marker.write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {step.fingerprint()}\n")
             self.say(f"{step.name}: {'done' if ok else 'not finished'}")
 
     def run_step(self, step: Step) -> bool:

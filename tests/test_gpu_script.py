@@ -55,3 +55,22 @@ def test_a_call_without_time_leaves_every_step_for_the_next(tmp_path):
     assert result.stdout.count("no time left in this call, next call") == len(STEPS)
     assert not list((tmp_path / "state" / "done").iterdir())
     assert "still to do: correctness, speed, profile, campaign-mnist1d-quick" in result.stdout
+
+
+def test_a_done_step_runs_again_when_its_inputs_change(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from gpu_campaign import Campaign, Step
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    watched = tmp_path / "test_file.py"
+    watched.write_text("v1\n")
+    step = Step("check", [[sys.executable, "-c", "pass"]], inputs=(str(watched),))
+    campaign = Campaign(tmp_path / "state", tmp_path / "out", 300, dry=True)
+    for _ in range(2):
+        campaign.run([step])
+    watched.write_text("v2\n")
+    campaign.run([step])
+    said = capsys.readouterr().out
+    assert said.count("check: done in an earlier call, skipped") == 1
+    assert said.count("check: done\n") == 2

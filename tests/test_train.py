@@ -291,3 +291,16 @@ def test_a_pinned_commit_names_a_copied_tree(tmp_path, monkeypatch):
     assert git_commit(tmp_path) == "4312673-prepared"
     monkeypatch.setenv("CNNABLATE_COMMIT", "")
     assert git_commit(tmp_path) is None  # not a git tree, nothing pinned
+
+
+def test_a_process_names_the_commit_it_started_with(monkeypatch):
+    from cnnablate.machine import running_commit
+
+    running_commit.cache_clear()
+    try:
+        monkeypatch.setenv("CNNABLATE_COMMIT", "at-start")
+        assert running_commit() == "at-start"
+        monkeypatch.setenv("CNNABLATE_COMMIT", "made-while-training")
+        assert running_commit() == "at-start"
+    finally:
+        running_commit.cache_clear()

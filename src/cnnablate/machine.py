@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -50,6 +51,13 @@ def git_commit(source: Path | None = None) -> str | None:
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+@functools.cache
+def running_commit() -> str | None:
+    """The commit of the code this process loaded, taken once: a worker that trains for an
+    hour must not name the commits made meanwhile (its code is the one it started with)."""
+    return git_commit()
 
 
 def describe_device(device: torch.device) -> str:

@@ -32,7 +32,7 @@ from cnnablate.data import TensorDataModule, build_datamodule
 from cnnablate.data.batches import EvalBatches, to_float
 from cnnablate.errors import Interrupted, UserError
 from cnnablate.flops import training_flops_per_sample
-from cnnablate.machine import describe_device, git_commit, versions
+from cnnablate.machine import describe_device, running_commit, versions
 from cnnablate.models import count_params
 from cnnablate.module import Classifier
 
@@ -202,7 +202,7 @@ def train_seeds(
     `Interrupted`; the file is removed when the run completes.
     """
     started = time.perf_counter()
-    commit = git_commit()  # the code that runs, not whatever HEAD is when the run ends
+    commit = running_commit()  # the code this process loaded, not HEAD when the run ends
     accelerator = resolve_accelerator(accelerator)
     out_dirs = [Path(d) for d in out_dirs]
     packed = len(seeds) > 1

@@ -78,6 +78,17 @@ def test_a_presets_full_budget_trials_are_not_pooled_with_its_short_ones():
     assert part.note == f"† short budget: {short}"
 
 
+def test_a_short_budget_part_does_not_overrule_full_budget_evidence_on_its_topic():
+    full = claims.Part(2, "conv vs MLP", "shallow → conv1", claims.REPRODUCED, "")
+    short = claims.Part(
+        2, "conv vs MLP", "no conv → conv", claims.NOT_REPRODUCED, "", note="† short budget: x"
+    )
+    assert verdicts.claim_verdict(2, [full, short]) == claims.REPRODUCED
+    assert verdicts.claim_verdict(2, [short]) == claims.NOT_REPRODUCED  # nothing outweighs it
+    row = verdicts.claims_table([full, short]).set_index("claim").loc[2]
+    assert "no conv → conv: not reproduced (not counted: short budget" in row["measured"]
+
+
 def test_claim_verdict_combines_topics():
     part = lambda topic, verdict: claims.Part(3, topic, topic, verdict, "")
     assert verdicts.claim_verdict(3, []) == claims.NOT_RUN

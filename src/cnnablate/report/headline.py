@@ -74,6 +74,7 @@ def headline_table(trials: Trials, parts: list[Part]) -> pd.DataFrame:
                 "n": len(values),
                 "budget": budget_text(budget_fraction(trials, matched, name)),
                 "metric": "test acc" if udl else "test acc at best val",
+                "as_error": preset.lecture.as_error,
             }
         )
     ensemble = next((p for p in parts if p.topic == "ensemble" and p.numbers), None)
@@ -97,19 +98,18 @@ def headline_table(trials: Trials, parts: list[Part]) -> pd.DataFrame:
 
 
 def for_reading(table: pd.DataFrame) -> pd.DataFrame:
-    """The headline as a reader sees it: lecture, ours [95% CI], n, budget."""
-    return pd.DataFrame(
-        {
-            "claim": table["claims"],
-            "network": table["network"],
-            "lecture": table["lecture"],
-            "ours": [percent(v) for v in table["measured"]],
-            "95% CI": [
-                percent_interval(lo, hi) or "–"
-                for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
-            ],
-            "n": table["n"],
-            "budget": table["budget"],
-            "measured as": table["metric"],
-        }
-    )
+    """The headline as a reader sees it: lecture, ours [95% CI], n, budget; ours as a test
+    error where the lecture gives one."""
+    rows = [reading_row(row) for row in table.to_dict("records")]
+    columns = ["claim", "network", "lecture", "ours", "95% CI", "n", "budget", "measured as"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def reading_row(row: dict) -> list:
+    value, low, high, metric = row["measured"], row["ci_low"], row["ci_high"], row["metric"]
+    if row.get("as_error"):
+        value, low, high = 1 - value, 1 - high, 1 - low
+        metric = metric.replace("test acc", "test error")
+    interval = percent_interval(low, high) or "–"
+    return [row["claims"], row["network"], row["lecture"], percent(value), interval, row["n"],
+            row["budget"], metric]  # fmt: skip

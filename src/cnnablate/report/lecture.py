@@ -147,5 +147,6 @@ RULE = (
     "layer holds C_i·C_o·K^d + C_o parameters. A claim is reproduced when each of its topics "
     f"({_topics()}) has evidence and every part is reproduced; 'direction reproduced, size "
     "differs' when no part is worse than that and one is that; not reproduced when any part "
-    "is not; not run when no part ran; '(partly run)' when some topic has no evidence."
+    "is not; not run when no part ran; '(partly run)' when some topic has no evidence. A part "
+    "at a short budget (†) is shown but not counted when its topic has a part at full budget."
 )

@@ -45,8 +45,20 @@ def evaluate_parts(
     return sorted(parts, key=lambda p: p.claim)
 
 
+def short(part: Part) -> bool:
+    return part.note.startswith("†")
+
+
+def outweighed(part: Part, parts: list[Part]) -> bool:
+    """A short-budget part on a topic that also has full-budget evidence: shown, not counted
+    (one epoch of a network does not overrule its full training)."""
+    return short(part) and any(
+        p.topic == part.topic and p.verdict != NOT_RUN and not short(p) for p in parts
+    )
+
+
 def claim_verdict(claim: int, parts: list[Part]) -> str:
-    ran = [p for p in parts if p.verdict != NOT_RUN]
+    ran = [p for p in parts if p.verdict != NOT_RUN and not outweighed(p, parts)]
     if not ran:
         return NOT_RUN
     if any(p.verdict == NOT_REPRODUCED for p in ran):
@@ -67,7 +79,7 @@ def claims_table(parts: list[Part]) -> pd.DataFrame:
     for claim in CLAIMS.values():
         mine = [p for p in parts if p.claim == claim.number]
         verdict = claim_verdict(claim.number, mine)
-        measured = " | ".join(f"{p.name}: {p.verdict}" for p in mine) or "no evidence here"
+        measured = " | ".join(part_summary(p, mine) for p in mine) or "no evidence here"
         missing = missing_topics(claim.number, mine)
         to_run = f"{', '.join(missing)}: {claim.produced_by}" if missing else ""
         rows.append(
@@ -81,6 +93,11 @@ def claims_table(parts: list[Part]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def part_summary(part: Part, parts: list[Part]) -> str:
+    counted = " (not counted: short budget, a full-budget part exists)"
+    return f"{part.name}: {part.verdict}{counted if outweighed(part, parts) else ''}"
 
 
 def parts_table(parts: list[Part]) -> pd.DataFrame:

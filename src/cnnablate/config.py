@@ -208,8 +208,14 @@ def _allowed_keys(node: Any, prefix: str) -> str:
     return ", ".join(keys) if keys else "(none)"
 
 
+def printable(text: str) -> str:
+    """`text` for a one-line message: newlines and other control characters escaped."""
+    return repr(text)[1:-1]
+
+
 def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
     """Set `a.b.0.c` in a nested dict/list tree; unknown keys are a UserError naming the allowed."""
+    shown = printable(dotted)
     parts = dotted.split(".")
     node: Any = tree
     for depth, part in enumerate(parts):
@@ -218,13 +224,15 @@ def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 held = f"has indices 0..{len(node) - 1}" if node else "is an empty list"
-                raise UserError(f"unknown config key '{dotted}': '{prefix.rstrip('.')}' {held}")
+                where = printable(prefix.rstrip("."))
+                raise UserError(f"unknown config key '{shown}': '{where}' {held}")
             index: Any = int(part)
         elif isinstance(node, dict) and part in node:
             index = part
         else:
             raise UserError(
-                f"unknown config key '{dotted}'; allowed here: {_allowed_keys(node, prefix)}"
+                f"unknown config key '{shown}'; allowed here: "
+                f"{printable(_allowed_keys(node, prefix))}"
             )
         if last:
             node[index] = value

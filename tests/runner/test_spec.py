@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cnnablate.errors import UserError
@@ -184,6 +184,8 @@ values = st.one_of(
 
 
 @given(key_paths, values, st.sampled_from(["base", "level"]))
+@example("model.conv.\n", None, "base")  # found by hypothesis: a key's newline in the message
+@example("\n", None, "level")
 def test_parser_answers_any_key_path_with_user_errors(key, value, where):
     import yaml
 

@@ -86,11 +86,12 @@ def main() -> int:
     updates = 200 if args.dry else 4000
     print("| preset | seeds | overrides | cudnn.benchmark | µs per update | path |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for preset, seeds, overrides, cudnn in ROWS[3:4] if args.dry else ROWS:
+    # Dry: a packed MLP, whose final evaluation of the 40,000 training images is quick on a CPU.
+    for preset, seeds, overrides, cudnn in ROWS[-1:] if args.dry else ROWS:
         micros, path = time_updates(preset, seeds, overrides, updates, cudnn)
         print(f"| {preset} | {len(seeds)} | {' '.join(overrides) or '-'} | {cudnn} "
               f"| {micros:,.0f} | {path} |", flush=True)  # fmt: skip
-    print(kernel_table("nielsen-conv2-relu", 20 if args.dry else 400))
+    print(kernel_table("nielsen-mlp30-mse" if args.dry else "nielsen-conv2-relu", 400))
     return 0
 
 

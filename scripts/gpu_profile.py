@@ -11,52 +11,34 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from comparators import synthetic_mnist_registered
+from comparators import WARMUP_UPDATES, SteadyClock, synthetic_mnist_registered
 
 from cnnablate.config import apply_overrides
 from cnnablate.presets import get_preset
 from cnnablate.train import train_seeds
 
-WARMUP_BLOCKS = 3
-
-
-class BlockTimer(pl.Callback):
-    def __init__(self) -> None:
-        self.blocks, self.start, self.end = 0, 0.0, 0.0
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_index) -> None:
-        self.blocks += 1
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        if self.blocks == WARMUP_BLOCKS:
-            self.start = now
-        self.end = now
-
 
 def time_updates(preset: str, seeds: list[int], overrides: list[str], updates: int, cudnn: bool):
+    """Microseconds per (packed) update after the bench's warm-up, and the update path."""
     config = apply_overrides(get_preset(preset).config, overrides)
     torch.backends.cudnn.benchmark = cudnn
-    timer = BlockTimer()
+    samples_per_update = config.data.batch_size * len(seeds)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    clock = SteadyClock(WARMUP_UPDATES * samples_per_update, updates * samples_per_update, device)
     with tempfile.TemporaryDirectory() as scratch, synthetic_mnist_registered():
         dirs = [Path(scratch) / str(seed) for seed in seeds]
         (result, *_) = train_seeds(
             config, seeds, dirs, accelerator="auto", progress="off", step_cap=updates,
-            callbacks=[timer],
+            callbacks=[clock],
         )  # fmt: skip
-    timed = (timer.blocks - WARMUP_BLOCKS) * config.train.steps_per_block
     torch.backends.cudnn.benchmark = False
-    if timed <= 0:
-        return float("nan"), result["update_path"]
-    return 1e6 * (timer.end - timer.start) / timed, result["update_path"]
+    return 1e6 * samples_per_update / clock.samples_per_s, result["update_path"]
 
 
 def kernel_table(preset: str, updates: int) -> str:

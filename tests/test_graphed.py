@@ -70,27 +70,43 @@ def test_cpu_training_records_the_eager_path(tmp_path):
     assert ExperimentConfig.model_validate(result["config"]).train.cuda_graph is True
 
 
-@needs_cuda
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_replayed_updates_match_eager_ones_across_shapes_and_learning_rates(optimizer):
-    shapes = [(WARMUP_UPDATES, 8), (5, 8), (5, 8), (1, 3), (5, 8), (5, 8)]
+def graph_and_eager(optimizer: str, shapes: list, lr_change: tuple[int, float]):
+    """The same blocks of updates replayed from graphs and run eagerly; the learning rate
+    scaled before block `lr_change[0]` (a schedule's step: no graph may replay the old rate).
+    Returns (losses, final parameters, GraphedBlocks) of each, graphed first."""
+    at, factor = lr_change
     runs = []
     for enabled in (True, False):
         net, opt, updates = make_updates("cuda", optimizer=optimizer)
         graphed = GraphedBlocks(updates, opt, enabled=enabled)
         losses = []
         for index, (xs, ys) in enumerate(blocks("cuda", shapes)):
-            if index == 4:  # a schedule's step: the graph must not replay the old rate
+            if index == at:
                 for group in opt.param_groups:
-                    group["lr"] *= 0.5
+                    group["lr"] *= factor
             losses.append(graphed(xs, ys)[0])
-        runs.append((torch.cat(losses), [p.detach().clone() for p in net.parameters()], graphed))
-    (graph_losses, graph_params, graphed), (eager_losses, eager_params, _) = runs
-    assert graphed.path == "cuda-graph" and graphed.fallback is None
-    assert {key[:2] for key in graphed.graphs} == {((1, 5, 8, 1, 40), (1, 5, 8))}
+        params = [p.detach().clone() for p in net.parameters()]
+        runs.append((torch.cat(losses).flatten(), params, graphed))
+    return runs
+
+
+def assert_same_updates(graph_run, eager_run) -> None:
+    (graph_losses, graph_params, _), (eager_losses, eager_params, _) = graph_run, eager_run
+    # Same kernels in the same order: only reassociation inside a kernel could differ.
     torch.testing.assert_close(graph_losses, eager_losses, rtol=1e-4, atol=1e-5)
     for graph_param, eager_param in zip(graph_params, eager_params, strict=True):
         torch.testing.assert_close(graph_param, eager_param, rtol=1e-4, atol=1e-5)
+
+
+@needs_cuda
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_replayed_updates_match_eager_ones_across_shapes_and_learning_rates(optimizer):
+    shapes = [(WARMUP_UPDATES, 8), (5, 8), (5, 8), (1, 3), (5, 8), (5, 8)]
+    graph_run, eager_run = graph_and_eager(optimizer, shapes, lr_change=(4, 0.5))
+    graphed = graph_run[2]
+    assert graphed.path == "cuda-graph" and graphed.fallback is None
+    assert {key[:2] for key in graphed.graphs} == {((1, 5, 8, 1, 40), (1, 5, 8))}
+    assert_same_updates(graph_run, eager_run)
 
 
 @needs_cuda
@@ -98,23 +114,9 @@ def test_replayed_updates_match_eager_ones_across_shapes_and_learning_rates(opti
 def test_two_thousand_replayed_updates_keep_the_eager_losses(optimizer):
     """The issue's target: 2,000 updates, a learning-rate change half way, short blocks."""
     shapes = [(WARMUP_UPDATES, 8), *[(50, 8)] * 20, (1, 3), *[(50, 8)] * 20, (7, 3)]
-    runs = []
-    for enabled in (True, False):
-        net, opt, updates = make_updates("cuda", optimizer=optimizer)
-        graphed = GraphedBlocks(updates, opt, enabled=enabled)
-        losses = []
-        for index, (xs, ys) in enumerate(blocks("cuda", shapes)):
-            if index == 21:
-                for group in opt.param_groups:
-                    group["lr"] *= 0.1
-            losses.append(graphed(xs, ys)[0])
-        runs.append((torch.cat(losses).flatten(), [p.detach().clone() for p in net.parameters()]))
-    (graph_losses, graph_params), (eager_losses, eager_params) = runs
-    assert graph_losses.numel() == sum(steps for steps, _ in shapes) > 2_000
-    # Same kernels in the same order: only reassociation inside a kernel could differ.
-    torch.testing.assert_close(graph_losses, eager_losses, rtol=1e-4, atol=1e-5)
-    for graph_param, eager_param in zip(graph_params, eager_params, strict=True):
-        torch.testing.assert_close(graph_param, eager_param, rtol=1e-4, atol=1e-5)
+    graph_run, eager_run = graph_and_eager(optimizer, shapes, lr_change=(21, 0.1))
+    assert graph_run[0].numel() == sum(steps for steps, _ in shapes) > 2_000
+    assert_same_updates(graph_run, eager_run)
 
 
 @needs_cuda

@@ -76,7 +76,7 @@ def steps(state: Path, dry: bool, gpu: str, workers: int = CAMPAIGN_WORKERS) -> 
         check_preset, check_steps, tests = "udl-cnn", "20", ["tests/test_graphed.py"]
         # The CPU bench takes minutes: the dry run checks that it is set up.
         bench = ["bench/test_train.py", "--collect-only"]
-        specs, spec_args = ["ablations/mnist1d-quick.yaml"], ["--max-steps", "20", "--workers", "2"]
+        specs, spec_args = ["scripts/gpu-dry.yaml"], ["--max-steps", "20", "--workers", "1"]
     else:
         check_preset, check_steps = "nielsen-conv2-relu", "600"
         tests = ["tests/test_graphed.py", "tests/test_train.py", "-k", "graph or packed"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = {"correctness", "speed", "profile", "campaign-mnist1d-quick"}
+STEPS = {"correctness", "speed", "profile", "campaign-gpu-dry"}
 
 
 def gpu_dry(state: Path, out: Path, budget: int = 600) -> subprocess.CompletedProcess:
@@ -39,7 +39,7 @@ def test_dry_campaign_runs_every_step_packs_its_state_and_resumes(tmp_path):
     assert "all steps done" in first.stdout
     assert (out / "gpu.log").read_text() == first.stdout
     names = unpacked_names(out)
-    quick = "results/mnist1d-quick"
+    quick = "results/gpu-dry"
     assert {f"{quick}/results.parquet", f"{quick}/study.db", "done/speed"} <= names
     assert not any(name.startswith(("mnist", "out")) for name in names)  # inputs stay behind
 
@@ -54,7 +54,7 @@ def test_a_call_without_time_leaves_every_step_for_the_next(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("no time left in this call, next call") == len(STEPS)
     assert not list((tmp_path / "state" / "done").iterdir())
-    assert "still to do: correctness, speed, profile, campaign-mnist1d-quick" in result.stdout
+    assert "still to do: correctness, speed, profile, campaign-gpu-dry" in result.stdout
 
 
 def test_a_done_step_runs_again_when_its_inputs_change(tmp_path, capsys):

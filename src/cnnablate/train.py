@@ -150,6 +150,24 @@ def build_trainer(
     )
 
 
+def completed_histories(
+    module: Classifier, datamodule: TensorDataModule, epochs: int
+) -> list[list[dict]]:
+    """Each copy's validation history, ending at its last update: a run whose last epoch was not
+    validated (a step cap between validations) gets a final row, evaluated only then."""
+    histories = [list(history) for history in module.histories]
+    unvalidated = [
+        copy
+        for copy, history in enumerate(histories)
+        if module.diverged[copy] is None and (not history or history[-1]["step"] != module.updates)
+    ]
+    if unvalidated:
+        finals = final_rows(module, datamodule, epochs)
+        for copy in unvalidated:
+            histories[copy].append(finals[copy])
+    return histories
+
+
 def final_rows(module: Classifier, datamodule: TensorDataModule, epochs: int) -> list[dict]:
     rows: list[dict[str, Any]] = [
         {"epoch": epochs, "step": module.updates} for _ in range(module.copies)
@@ -249,7 +267,6 @@ def train_seeds(
             f"stopped by its time limit after epoch {trainer.current_epoch} "
             f"({module.updates} of {updates} updates); its state is in {resume_path}"
         )
-    finals = final_rows(module, datamodule, trainer.current_epoch)
     tests = evaluate(module, datamodule.eval_batches("test"))
     trains = evaluate(module, EvalBatches(*_train_tensors(datamodule), 10_000))
     shared = {
@@ -274,12 +291,11 @@ def train_seeds(
         "pid": os.getpid(),
         "config": config.model_dump(),
     }
+    histories = completed_histories(module, datamodule, trainer.current_epoch)
     results = []
     for copy, seed in enumerate(seeds):
-        history = list(module.histories[copy])
+        history = histories[copy]
         diverged = module.diverged[copy] is not None
-        if not diverged and (not history or history[-1]["step"] != module.updates):
-            history.append(finals[copy])
         result = {
             "status": "diverged" if diverged else "ok",
             "diverged_at_step": module.diverged[copy],

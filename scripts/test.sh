@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 ruff check src tests
-pytest -q "$@"
+# Two or more processes (at most 4), a file each at a time: most tests wait on a subprocess's
+# imports or on a database, so one process left half of a 2-core machine idle.
+pytest -q -n auto --maxprocesses 4 --dist loadfile "$@"

@@ -8,12 +8,33 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import settings
 
 from cnnablate.data.fetch import IDX_SHAPES, MNIST_FILES, SOURCE_ENV, fetch_mnist, is_verified
 from cnnablate.data.idx import encode_idx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
+
+
+def share_the_cores_between_test_processes() -> None:
+    """Under pytest-xdist, each test process (and the processes it starts) gets its share of the
+    cores: torch's default of one thread per core in every process oversubscribes the machine,
+    and OpenMP's spinning threads then run several times slower."""
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if processes > 1:
+        threads = max(1, (os.cpu_count() or 1) // processes)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+share_the_cores_between_test_processes()
+
+# Tests assert behaviour, not speed: Hypothesis's 200 ms deadline per example failed a parquet
+# round trip on a loaded machine (259 ms).
+settings.register_profile("cnnablate", deadline=None)
+settings.load_profile("cnnablate")
 
 
 def _holds_verified_mnist(data_dir: Path) -> bool:

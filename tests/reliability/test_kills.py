@@ -61,6 +61,14 @@ def kill_spec(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def eight_cell_kill_spec(tmp_path: Path) -> Path:
+    """Half the cells: three kills of a run with workers leave fewer cells to finish."""
+    path = tmp_path / "kills.yaml"
+    path.write_text(textwrap.dedent(KILL_SPEC).replace("[0, 1, 2, 3, 4, 5, 6, 7]", "[0, 1, 2, 3]"))
+    return path
+
+
 def wait_for_moment(run: RunProcess, moment: str, rng: random.Random) -> None:
     """Return at the chosen moment: seconds after start, or just after the n-th trial began."""
     if moment == "startup":
@@ -129,8 +137,8 @@ def test_twelve_random_sigkills_lose_and_double_nothing(kill_spec, tmp_path):
     assert_nothing_lost_or_doubled(kill_spec, out)
 
 
-def test_killed_parent_takes_its_workers_along(kill_spec, tmp_path):
-    out = tmp_path / "out"
+def test_killed_parent_takes_its_workers_along(eight_cell_kill_spec, tmp_path):
+    kill_spec, out = eight_cell_kill_spec, tmp_path / "out"
     log, output = kill_again_and_again(kill_spec, out, kills=3, workers=2, seed=7)
     assert "Traceback" not in output
     print(

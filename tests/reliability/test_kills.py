@@ -29,17 +29,17 @@ from tests.reliability.study_checks import (
 
 FINISH_TIMEOUT_S = 240
 
-# Sixteen cells of a few hundred updates each: long enough for a kill to land inside a trial,
-# many enough that the matrix is still unfinished when the last kill comes.
+# Two activations x SEEDS cells of a few hundred updates each: long enough for a kill to land
+# inside a trial, many enough that the matrix is still unfinished when the last kill comes.
 KILL_SPEC = """
 name: kills
 base:
   preset: udl-mlp
-  set: {data.num_samples: 600, model.hidden: [16], train.eval_every_epochs: 1}
+  set: {{data.num_samples: 600, model.hidden: [16], train.eval_every_epochs: 1}}
 factors:
   model.activation: [relu, tanh]
-seeds: [0, 1, 2, 3, 4, 5, 6, 7]
-budget: {max_steps: 300}
+seeds: {seeds}
+budget: {{max_steps: 300}}
 """
 
 
@@ -54,19 +54,21 @@ class KillLog:
     moments: Counter = field(default_factory=Counter)
 
 
+def write_kill_spec(folder: Path, seeds: int) -> Path:
+    path = folder / "kills.yaml"
+    path.write_text(textwrap.dedent(KILL_SPEC.format(seeds=list(range(seeds)))))
+    return path
+
+
 @pytest.fixture
 def kill_spec(tmp_path: Path) -> Path:
-    path = tmp_path / "kills.yaml"
-    path.write_text(textwrap.dedent(KILL_SPEC))
-    return path
+    return write_kill_spec(tmp_path, seeds=8)
 
 
 @pytest.fixture
 def eight_cell_kill_spec(tmp_path: Path) -> Path:
     """Half the cells: three kills of a run with workers leave fewer cells to finish."""
-    path = tmp_path / "kills.yaml"
-    path.write_text(textwrap.dedent(KILL_SPEC).replace("[0, 1, 2, 3, 4, 5, 6, 7]", "[0, 1, 2, 3]"))
-    return path
+    return write_kill_spec(tmp_path, seeds=4)
 
 
 def wait_for_moment(run: RunProcess, moment: str, rng: random.Random) -> None:

@@ -6,10 +6,10 @@
 #        bash scripts/gpu-unpack.sh       # restore from the kept calls (gpu.sh --prepare does)
 #
 # Restoring goes through the calls in order. Finished trials leave the carried state for
-# results/NAME/trials/ (not committed: their files are in their call's parts), so that the next
+# results/reference/NAME/trials/ (not committed: their files are in their call's parts), so that the next
 # call carries only what it needs (storage, the saved states of unfinished trials) within the
 # device's 64 MiB. The last call's remainder becomes .gpu/; its tables (and storage, for the
-# report) go to results/NAME/ and its bench baselines to bench/baselines/.
+# report) go to results/reference/NAME/ and its bench baselines to bench/baselines/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 calls=results/gpu-campaign
@@ -39,9 +39,9 @@ finished_trials_out() {  # $1: an unpacked state folder
     [ -d "$trial" ] || continue
     if [ -f "$trial/result.json" ] && [ ! -f "$trial/resume.ckpt" ]; then
       name="$(basename "$(dirname "$(dirname "$trial")")")"
-      mkdir -p "results/$name/trials"
-      rm -rf "results/$name/trials/$(basename "$trial")"
-      mv "$trial" "results/$name/trials/"
+      mkdir -p "results/reference/$name/trials"
+      rm -rf "results/reference/$name/trials/$(basename "$trial")"
+      mv "$trial" "results/reference/$name/trials/"
     fi
   done
 }
@@ -62,9 +62,9 @@ cp -a "$last"/. .gpu/
 rm -rf "$last"
 for folder in .gpu/results/*/; do
   name="$(basename "$folder")"
-  mkdir -p "results/$name"
-  for file in results.parquet results.csv study.db; do
-    if [ -f "$folder/$file" ]; then cp "$folder/$file" "results/$name/"; fi
+  mkdir -p "results/reference/$name"
+  for file in results.parquet results.csv spec.yaml study.db; do
+    if [ -f "$folder/$file" ]; then cp "$folder/$file" "results/reference/$name/"; fi
   done
 done
 if [ -d .gpu/baselines ]; then cp -r .gpu/baselines/. bench/baselines/; fi

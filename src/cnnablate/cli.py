@@ -104,10 +104,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         deadline=time.time() + args.time_limit if args.time_limit else None,
     )
     study = run_spec(spec, options)
-    counts = print_status(study, spec)
+    from cnnablate.runner.plans import make_plan
+
+    counts = print_status(study, make_plan(spec, args.max_steps))
     from cnnablate.summaries import print_cell_summary
 
-    print_cell_summary(out_dir)
+    print_cell_summary(out_dir, args.max_steps)
     print(
         f"results: {out_dir / 'results.parquet'} (and results.csv); storage: {options.storage_url}"
     )
@@ -117,7 +119,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"stopped by --time-limit {args.time_limit:g} s: cut-off trials saved their state; "
             "run the same command again to go on"
         )
-    return 0 if counts.get("pending", 0) == 0 and counts.get("running", 0) == 0 else 1
+    unfinished = ("pending", "running", "short")
+    return 1 if any(counts.get(state, 0) for state in unfinished) else 0
 
 
 def storage_arg(args: argparse.Namespace) -> str | None:
@@ -129,8 +132,8 @@ def storage_arg(args: argparse.Namespace) -> str | None:
 def cmd_status(args: argparse.Namespace) -> int:
     from cnnablate.runner.status import locate_study, print_status
 
-    study, spec = locate_study(args.target, storage_arg(args))
-    counts = print_status(study, spec, per_cell=not args.summary)
+    study, plan = locate_study(args.target, storage_arg(args), args.max_steps)
+    counts = print_status(study, plan, per_cell=not args.summary)
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
@@ -271,13 +274,18 @@ def build_parser() -> Parser:
     add_data_dir(run)
     run.set_defaults(func=cmd_run)
 
-    status = sub.add_parser("status", help="done / running / failed / pending per cell")
+    status = sub.add_parser("status", help="done / short / running / failed / pending per cell")
     status.add_argument("target", help="a spec file or a results folder")
     status.add_argument(
         "--storage",
         help="Optuna storage URL (default: $CNNABLATE_STORAGE, else the folder's SQLite)",
     )
     status.add_argument("--summary", action="store_true", help="counts only")
+    status.add_argument(
+        "--max-steps",
+        type=positive_int,
+        help="judge against a run capped at this many steps (default: the full budget)",
+    )
     status.set_defaults(func=cmd_status)
 
     report = sub.add_parser("report", help="tables, figures and claim verdicts from results")

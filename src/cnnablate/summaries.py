@@ -22,8 +22,9 @@ def summary_line(result: dict) -> str:
     )
 
 
-def print_cell_summary(out_dir: Path) -> None:
-    """Each cell's test accuracy over its seeds (mean ± std, 95% CI) and training speed."""
+def print_cell_summary(out_dir: Path, step_cap: int | None = None) -> None:
+    """Each cell's test accuracy over its seeds (mean ± std, 95% CI) and training speed, from the
+    trials done at the run's budget; the cells short of it are listed, not averaged."""
     import pandas as pd
 
     from cnnablate.report.tables import cell_table, cells_for_reading
@@ -33,7 +34,14 @@ def print_cell_summary(out_dir: Path) -> None:
         trials = read_results(out_dir)
     except (OSError, ValueError):
         return
-    trials = trials[trials["state"] == "COMPLETE"] if "state" in trials else trials
+    short = trials[trials["short"].notna()]
+    trials = trials[(trials["state"] == "COMPLETE") & trials["short"].isna()]
+    if step_cap is not None:
+        print(
+            f"every trial capped at {step_cap:,} steps (--max-steps): a smoke run, not the spec's"
+        )
+    for row in short.to_dict("records"):
+        print(f"short: trial {row['trial']} ({row['preset']}, seed {row['seed']}): {row['short']}")
     if trials.empty or "test_acc" not in trials:
         return
     factors = [c for c in trials.columns if c.startswith("param.")]

@@ -10,6 +10,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from cnnablate.runner.grid import enumerate_cells
+from cnnablate.runner.plans import make_plan
 from cnnablate.runner.results import results_table
 from cnnablate.runner.spec import Spec
 
@@ -31,10 +32,10 @@ def assert_every_cell_exactly_once(study: optuna.Study, spec: Spec) -> None:
     assert not open_trials, [(t.number, t.state.name) for t in open_trials]
 
 
-def assert_results_file_matches_storage(out_dir: Path, study: optuna.Study) -> None:
+def assert_results_file_matches_storage(out_dir: Path, study: optuna.Study, spec: Spec) -> None:
     """`results.parquet` reads back and equals the table rebuilt from the storage alone."""
     stored = pd.read_parquet(out_dir / "results.parquet")
-    pd.testing.assert_frame_equal(stored, results_table(study))
+    pd.testing.assert_frame_equal(stored, results_table(study, make_plan(spec)))
 
 
 def temp_leftovers(out_dir: Path) -> list[Path]:

@@ -61,7 +61,7 @@ def test_four_local_workers_on_sqlite_run_every_cell_once(eight_cells, tmp_path)
     assert_every_cell_exactly_once(study, load_spec(eight_cells))
     assert len(study.get_trials()) == 8  # no duplicate, no failed claim
     assert len(workers_of(study)) >= 2
-    assert_results_file_matches_storage(out, study)
+    assert_results_file_matches_storage(out, study, load_spec(eight_cells))
 
 
 def test_two_machines_of_two_workers_share_a_postgresql_study(eight_cells, tmp_path, postgres_url):

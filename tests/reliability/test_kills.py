@@ -123,7 +123,7 @@ def assert_nothing_lost_or_doubled(spec: Path, out: Path) -> None:
     assert_every_cell_exactly_once(study, load_spec(spec))
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     assert {t.user_attrs.get("failure") for t in failed} <= {"worker lost"}
-    assert_results_file_matches_storage(out, study)
+    assert_results_file_matches_storage(out, study, load_spec(spec))
 
 
 def test_twelve_random_sigkills_lose_and_double_nothing(kill_spec, tmp_path):

@@ -23,6 +23,7 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnablate.errors import Unavailable, UserError
+from cnnablate.runner.folder import adopt_table, claim_folder
 from cnnablate.runner.options import CLAIM_MARGIN_S, RunOptions
 from cnnablate.runner.plans import Plan, make_plan
 from cnnablate.runner.progress import MatrixProgress, trial_label
@@ -80,8 +81,10 @@ def fail_lost_trials(study: optuna.Study, stale_after_s: float) -> list[FrozenTr
 
 
 def reconcile(study: optuna.Study, plan: Plan, options: RunOptions) -> int:
-    """Fail lost trials and queue what they leave open (grid cells). Returns trials queued."""
+    """Adopt the folder's table into a new study, fail lost trials and queue what is open
+    (grid cells). Returns trials queued."""
     with claim_lock(options.out_dir, options.storage_url):
+        adopt_table(study, plan, options.out_dir)
         fail_lost_trials(study, plan.spec.model.stale_after_s)
         return plan.queue(study)
 
@@ -90,10 +93,12 @@ def reconcile(study: optuna.Study, plan: Plan, options: RunOptions) -> int:
 
 
 def worker_loop(spec: Spec, options: RunOptions) -> None:
-    plan = make_plan(spec)
+    plan = make_plan(spec, options.step_cap)
     study = open_study(spec, options.storage_url, plan)
     pack = plan.packs(options.accelerator)
-    progress = MatrixProgress(spec.name, plan.total, options.workers, options.progress)
+    progress = MatrixProgress(
+        spec.name, plan.total, options.workers, options.progress, counts=plan.counts
+    )
     progress.start(study)
     try:
         while not options.out_of_time(CLAIM_MARGIN_S) and (
@@ -105,7 +110,7 @@ def worker_loop(spec: Spec, options: RunOptions) -> None:
                 for trial, outcome in zip(group, outcomes, strict=True):
                     progress.ended(trial, outcome)
             progress.refresh(study)
-            write_results(options.out_dir, results_table(study))
+            write_results(options.out_dir, results_table(study, plan))
     finally:
         progress.close()
 
@@ -162,8 +167,9 @@ def run_workers(spec: Spec, options: RunOptions, total: int) -> None:
 
 def watch_workers(spec: Spec, options: RunOptions, total: int, processes: list) -> None:
     """The matrix's bar, fed from the storage while the worker processes run."""
-    study = open_study(spec, options.storage_url)
-    progress = MatrixProgress(spec.name, total, options.workers, "bar")
+    plan = make_plan(spec, options.step_cap)
+    study = open_study(spec, options.storage_url, plan)
+    progress = MatrixProgress(spec.name, total, options.workers, "bar", counts=plan.counts)
     progress.start(study)
     try:
         while any(p.is_alive() for p in processes):
@@ -187,15 +193,16 @@ def check_data(plan: Plan, data_dir: Path | None) -> None:
 
 def run_spec(spec: Spec, options: RunOptions) -> optuna.Study:
     """Run (or resume) the whole matrix; returns the study when nothing is left to do here."""
-    plan = make_plan(spec)
+    plan = make_plan(spec, options.step_cap)
     plan.check()
     check_data(plan, options.data_dir)
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(spec, options.out_dir)
     study = open_study(spec, options.storage_url, plan)
     for _ in range(3):  # a worker that died mid-trial leaves a cell to queue again
         reconcile(study, plan, options)
         if plan.open_work(study) <= 0 or options.out_of_time():
             break
         run_workers(spec, options, plan.total)
-    write_results(options.out_dir, results_table(study))
+    write_results(options.out_dir, results_table(study, plan))
     return study

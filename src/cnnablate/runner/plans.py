@@ -5,18 +5,23 @@
 - `SearchPlan`: Optuna's sampler (TPE) asks for new trials until `n_trials` have finished,
   scored by the spec's metric, pruned by its pruner.
 
-The runner (`execute.py`, `trials.py`) calls the same methods whatever the mode.
+A plan is made for one run, with that run's step cap: a finished trial counts as done only when
+it was asked for at least the updates this run asks (`budget.py`), so a smoke run's trials never
+stand in for a full run's, while a capped run may reuse full ones. The runner (`execute.py`,
+`trials.py`), `status` and the results table call the same methods whatever the mode.
 """
 
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any
 
 import optuna
 import torch
-from optuna.trial import Trial, TrialState
+from optuna.trial import FrozenTrial, Trial, TrialState
 
+from cnnablate.budget import asked_steps, shortfall
 from cnnablate.config import ExperimentConfig
 from cnnablate.runner.grid import (
     SEED,
@@ -31,7 +36,28 @@ from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, param_targ
 
 GRID_METRIC = "test_acc"
 MAX_PACK = 8
+ASKED = "asked_steps"  # user attr: the updates a trial was asked for (its budget under its cap)
+CAP = "step_cap"  # user attr: the --max-steps cap it ran under
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 Setup = tuple[ExperimentConfig, int, str | None]  # config, seed, preset
+Row = tuple[FrozenTrial, str | None]  # a trial of the results table and why it is short, if it is
+
+
+def reach(trial: FrozenTrial) -> int | None:
+    """The updates `trial` was asked for: recorded when it started, else in its result."""
+    attrs = trial.user_attrs
+    value = attrs.get(ASKED, (attrs.get("result") or {}).get("budget_steps"))
+    return None if value is None else int(value)
+
+
+def cap_of(trial: FrozenTrial) -> int | None:
+    value = trial.user_attrs.get(CAP, (trial.user_attrs.get("result") or {}).get("step_cap"))
+    return None if value is None else int(value)
+
+
+def short_of(trial: FrozenTrial, asked: int) -> str | None:
+    """Why a finished trial does not count for a run asking `asked` updates, else None."""
+    return shortfall(reach(trial), cap_of(trial), asked)
 
 
 class CellGridSampler(optuna.samplers.GridSampler):
@@ -47,11 +73,90 @@ class CellGridSampler(optuna.samplers.GridSampler):
 
 
 class GridPlan:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, step_cap: int | None = None) -> None:
         self.spec = spec
+        self.step_cap = step_cap
         self.cells: list[Cell] = enumerate_cells(spec)
         self.metric = GRID_METRIC
         self.total = len(self.cells)
+
+    @cached_property
+    def asked(self) -> dict[str, int]:
+        """Per cell key, the updates this run asks of it."""
+        return {
+            cell.key: asked_steps(cell_config(self.spec, cell.params), self.step_cap)
+            for cell in self.cells
+        }
+
+    def asked_of(self, trial: FrozenTrial | Trial) -> int | None:
+        return self.asked.get(trial.user_attrs.get("cell"))
+
+    def counts(self, trial: FrozenTrial) -> bool:
+        """A completed trial of a cell of this grid, asked for at least what this run asks."""
+        asked = self.asked_of(trial)
+        return (
+            trial.state == TrialState.COMPLETE
+            and asked is not None
+            and short_of(trial, asked) is None
+        )
+
+    def done_trial(self, study: optuna.Study, cell: str) -> FrozenTrial | None:
+        """The trial that stands for `cell` in this run: done, asked for the most updates."""
+        done = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("cell") == cell and self.counts(t)
+        ]
+        return max(done, key=lambda t: (reach(t) or 0, t.number), default=None)
+
+    def table_rows(self, study: optuna.Study) -> list[Row]:
+        """One row per cell that has finished a trial: the trial done at this run's budget, else
+        its latest finished trial with why it falls short (a FAIL says why in `failure`)."""
+        by_cell: dict[str, list[FrozenTrial]] = {}
+        for trial in study.get_trials(deepcopy=False, states=FINISHED):
+            by_cell.setdefault(trial.user_attrs.get("cell"), []).append(trial)
+        rows = []
+        for cell in self.cells:
+            trials = by_cell.get(cell.key, [])
+            done = [t for t in trials if self.counts(t)]
+            if done:
+                rows.append((max(done, key=lambda t: (reach(t) or 0, t.number)), None))
+            elif trials:
+                latest = max(trials, key=lambda t: t.number)
+                short = (
+                    None
+                    if latest.state == TrialState.FAIL
+                    else short_of(latest, self.asked[cell.key])
+                )
+                rows.append((latest, short))
+        return sorted(rows, key=lambda row: row[0].number)
+
+    def cell_states(self, study: optuna.Study) -> dict[str, tuple[str, str | None]]:
+        """Per cell: done, running, short (finished below this run's budget, or cut off by a
+        time limit), failed or pending, with why where it is short or failed."""
+        by_cell: dict[str, list[FrozenTrial]] = {}
+        for trial in study.get_trials(deepcopy=False):
+            by_cell.setdefault(trial.user_attrs.get("cell"), []).append(trial)
+        return {
+            cell.key: self._cell_state(by_cell.get(cell.key, []), cell.key) for cell in self.cells
+        }
+
+    def _cell_state(self, trials: list[FrozenTrial], key: str) -> tuple[str, str | None]:
+        if any(self.counts(t) for t in trials):
+            return "done", None
+        states = {t.state for t in trials}
+        if TrialState.RUNNING in states:
+            return "running", None
+        finished = [t for t in trials if t.state in FINISHED]
+        latest = max(finished, key=lambda t: t.number, default=None)
+        if latest is None:
+            return "pending", None
+        if latest.state == TrialState.FAIL:
+            failure = str(latest.user_attrs.get("failure") or "failed")
+            if failure.startswith("interrupted"):
+                return "short", failure.removeprefix("interrupted: ")
+            return ("pending" if TrialState.WAITING in states else "failed"), failure
+        return "short", short_of(latest, self.asked[key])
 
     def check(self) -> None:
         """Every cell's config and network build (before anything trains)."""
@@ -67,11 +172,15 @@ class GridPlan:
         return [cell_config(self.spec, cell.params) for cell in self.cells]
 
     def queue(self, study: optuna.Study) -> int:
-        """Enqueue every cell with no completed, waiting or running trial (under the claim
-        lock); returns how many. Cells cut off with their state saved come first: work in
+        """Enqueue every cell with no trial done at this run's budget, waiting or running (under
+        the claim lock); returns how many. Cells cut off with their state saved come first: work in
         flight finishes before new work starts, and fewer saved states wait at a time."""
         live = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
-        covered = {t.user_attrs.get("cell") for t in study.get_trials(deepcopy=False, states=live)}
+        covered = {
+            t.user_attrs.get("cell")
+            for t in study.get_trials(deepcopy=False, states=live)
+            if t.state != TrialState.COMPLETE or self.counts(t)
+        }
         cut_off = {
             t.user_attrs.get("cell")
             for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
@@ -123,11 +232,42 @@ class GridPlan:
 
 
 class SearchPlan:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, step_cap: int | None = None) -> None:
         self.spec = spec
+        self.step_cap = step_cap
         self.search = spec.model.optuna
         self.metric = self.search.metric
         self.total = self.search.n_trials
+
+    def config_of(self, values: dict[str, Any]) -> ExperimentConfig:
+        """The config of a trial that drew `values` from the search space."""
+        overrides = {}
+        for name, param in self.search.space.items():
+            if name in values:
+                overrides.update({key: values[name] for key in param_targets(name, param)})
+        return self.spec.config_for({}, overrides)
+
+    def asked_of(self, trial: FrozenTrial | Trial) -> int | None:
+        return asked_steps(self.config_of(trial.params), self.step_cap)
+
+    def counts(self, trial: FrozenTrial) -> bool:
+        """A completed or pruned trial asked for at least what this run asks."""
+        finished = trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        return finished and short_of(trial, self.asked_of(trial)) is None
+
+    def done_trial(self, study: optuna.Study, cell: str) -> FrozenTrial | None:
+        return None  # no cells: every trial is its own
+
+    def table_rows(self, study: optuna.Study) -> list[Row]:
+        rows = []
+        for trial in sorted(
+            study.get_trials(deepcopy=False, states=FINISHED), key=lambda t: t.number
+        ):
+            short = (
+                None if trial.state == TrialState.FAIL else short_of(trial, self.asked_of(trial))
+            )
+            rows.append((trial, short))
+        return rows
 
     def check(self) -> None:
         """The search space was checked with the spec; nothing more to build."""
@@ -148,27 +288,22 @@ class SearchPlan:
     def queue(self, study: optuna.Study) -> int:
         return 0
 
+    def done(self, study: optuna.Study) -> int:
+        return sum(self.counts(t) for t in study.get_trials(deepcopy=False, states=FINISHED))
+
     def open_work(self, study: optuna.Study) -> int:
-        finished = (TrialState.COMPLETE, TrialState.PRUNED)
-        return self.total - len(study.get_trials(deepcopy=False, states=finished))
+        return self.total - self.done(study)
 
     def claimable(self, study: optuna.Study, pack: bool) -> int:
-        counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-        return int(len(study.get_trials(deepcopy=False, states=counted)) < self.total)
+        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        return int(self.done(study) + running < self.total)
 
     def claimed(self, trial: Trial) -> bool:
         return True
 
     def setup(self, trial: Trial) -> Setup:
-        overrides = {}
-        for name, param in self.search.space.items():
-            value = suggest(trial, name, param)
-            overrides.update({key: value for key in param_targets(name, param)})
-        return (
-            self.spec.config_for({}, overrides),
-            self.spec.model.seeds[0],
-            self.spec.model.base.preset,
-        )
+        values = {name: suggest(trial, name, param) for name, param in self.search.space.items()}
+        return self.config_of(values), self.spec.model.seeds[0], self.spec.model.base.preset
 
     def callbacks(self, trial: Trial) -> list[Any]:
         if self.search.pruner == "none":
@@ -184,8 +319,10 @@ class SearchPlan:
 Plan = GridPlan | SearchPlan
 
 
-def make_plan(spec: Spec) -> Plan:
-    return GridPlan(spec) if spec.model.mode == "grid" else SearchPlan(spec)
+def make_plan(spec: Spec, step_cap: int | None = None) -> Plan:
+    """The plan of a run of `spec` under `step_cap` (None: the full budget)."""
+    kind = GridPlan if spec.model.mode == "grid" else SearchPlan
+    return kind(spec, step_cap)
 
 
 def suggest(trial: Trial, key: str, param: Any) -> Any:

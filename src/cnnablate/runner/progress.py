@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 import optuna
@@ -55,9 +56,17 @@ class MatrixProgress:
     """Cells done of `total` for the matrix `name`, shown as `mode` says."""
 
     def __init__(
-        self, name: str, total: int, workers: int, mode: Progress, file: IO[str] | None = None
+        self,
+        name: str,
+        total: int,
+        workers: int,
+        mode: Progress,
+        file: IO[str] | None = None,
+        counts: Callable[[FrozenTrial], bool] | None = None,
     ) -> None:
         self.name, self.total, self.workers, self.mode = name, total, workers, mode
+        # what is done: the plan's rule (at the run's budget), else any finished trial
+        self.counts = counts or (lambda trial: trial.state in FINISHED)
         self.file = file or sys.stderr
         self.done, self.running, self.eta = 0, 0, ""
         self._reported: set[int] = set()
@@ -80,7 +89,7 @@ class MatrixProgress:
     def refresh(self, study: optuna.Study) -> list[FrozenTrial]:
         """Re-read the counts from the storage; returns trials that ended since the last call."""
         trials = study.get_trials(deepcopy=False)
-        done = [t for t in trials if t.state in FINISHED]
+        done = [t for t in trials if self.counts(t)]
         self.done, self.running = len(done), sum(t.state == TrialState.RUNNING for t in trials)
         walls = [w for t in done if (w := t.user_attrs.get("result", {}).get("wall_s"))]
         self.eta = eta_text(walls, self.total - self.done, self.workers)

@@ -1,4 +1,6 @@
-"""The results table: one row per finished trial, read from the study's storage only.
+"""The results table, read from the study's storage only: for a grid one row per cell (the trial
+done at the run's budget, else the cell's latest, with why it is short), for a search one row per
+finished trial.
 
 Its columns are `SCHEMA` (fixed names and types, whatever the folder) plus one `param.<factor>`
 column per factor of the spec. `read_results` brings tables written by earlier versions to it.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -17,7 +19,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from cnnablate.atomic import atomic_path
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+if TYPE_CHECKING:
+    from cnnablate.runner.plans import Plan
+
 PARAM_PREFIX = "param."
 
 TEXT, INT, FLOAT, TIME = "string", "Int64", "float64", "datetime64[ns]"
@@ -28,6 +32,7 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "state": (TEXT, "Optuna state: COMPLETE, PRUNED or FAIL"),
     "status": (TEXT, "ok, diverged, pruned or failed"),
     "failure": (TEXT, "why a FAIL trial failed (interrupted, duplicate, error text)"),
+    "short": (TEXT, "why a finished trial falls short of the budget the run asked for, if it does"),
     "seed": (INT, "the trial's seed (init, data order, dropout, augmentation)"),
     "preset": (TEXT, "the lecture network the cell trains"),
     "test_acc": (FLOAT, "accuracy on the test split, final weights"),
@@ -70,7 +75,7 @@ SCHEMA: dict[str, tuple[str, str]] = {
 RETIRED = {"param.seed": "seed", "host": "hostname", "cell": None}
 
 
-def trial_row(trial: FrozenTrial) -> dict[str, Any]:
+def trial_row(trial: FrozenTrial, short: str | None = None) -> dict[str, Any]:
     attrs = trial.user_attrs
     result = attrs.get("result") or {}
     row: dict[str, Any] = {
@@ -80,6 +85,7 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
         "state": trial.state.name,
         "status": result.get("status", attrs.get("status")),
         "failure": attrs.get("failure"),
+        "short": short,
         "seed": result.get("seed", trial.params.get("seed")),
         "hostname": result.get("hostname", attrs.get("host")),
         "dir": attrs.get("dir"),
@@ -92,10 +98,9 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
     return row
 
 
-def results_table(study: optuna.Study) -> pd.DataFrame:
-    trials = study.get_trials(deepcopy=False, states=FINISHED)
-    rows = [trial_row(t) for t in sorted(trials, key=lambda t: t.number)]
-    return conform(pd.DataFrame(rows))
+def results_table(study: optuna.Study, plan: Plan) -> pd.DataFrame:
+    """The rows the plan tabulates: for a grid one per cell, at the run's budget where done."""
+    return conform(pd.DataFrame([trial_row(t, short) for t, short in plan.table_rows(study)]))
 
 
 def conform(frame: pd.DataFrame) -> pd.DataFrame:

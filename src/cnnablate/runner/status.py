@@ -1,4 +1,5 @@
-"""`cnnablate status`: what each cell of a matrix is doing, read from its storage."""
+"""`cnnablate status`: what each cell of a matrix is doing at the budget a run asks for, read from
+its storage, else (a fresh clone has no study.db) from its results table."""
 
 from __future__ import annotations
 
@@ -9,87 +10,99 @@ import optuna
 from optuna.trial import TrialState
 
 from cnnablate.errors import UserError
-from cnnablate.runner.grid import enumerate_cells
+from cnnablate.runner.folder import adopt_table, folder_spec
+from cnnablate.runner.plans import FINISHED, Plan, make_plan
 from cnnablate.runner.spec import Spec, load_spec, parse_spec
 from cnnablate.runner.storage import default_storage_url, open_storage
 
-ORDER = ("done", "running", "failed", "pending")
+ORDER = ("done", "short", "running", "failed", "pending")
 
 
-def locate_study(target: str, storage_url: str | None) -> tuple[optuna.Study, Spec]:
-    """A spec file (results in results/NAME) or a results folder holding study.db."""
+def locate_study(
+    target: str, storage_url: str | None, step_cap: int | None = None
+) -> tuple[optuna.Study, Plan]:
+    """A spec file (results in results/NAME) or a results folder: its study from the storage, or
+    rebuilt in memory from the folder's results table and spec.yaml."""
     path = Path(target)
     if path.is_dir():
-        url = storage_url or default_storage_url(path)
-        if storage_url is None and not (path / "study.db").exists():
-            raise UserError(f"{path}: no study.db here; name the spec or pass --storage")
-        storage = open_storage(url)
-        summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
-        if len(summaries) != 1:
-            names = ", ".join(s.study_name for s in summaries) or "none"
-            raise UserError(f"{url}: expected one study, found: {names}; name the spec instead")
-        study = optuna.load_study(study_name=summaries[0].study_name, storage=storage)
-        if "spec_text" not in study.user_attrs:
+        folder, spec = path, None
+    else:
+        spec = load_spec(path)
+        folder = Path("results") / spec.name
+    if storage_url is None and not (folder / "study.db").exists():
+        spec = spec or folder_spec(folder)
+        if spec is None or not (folder / "results.parquet").is_file():
+            where = f"{folder}" if path.is_dir() else f"{target}: not run yet ({folder}"
             raise UserError(
-                f"{url}: study '{study.study_name}' was not made by cnnablate (no stored spec)"
+                f"{where}: no study.db, nor results.parquet with spec.yaml"
+                + ("" if path.is_dir() else ")")
+                + "; name the spec or pass --storage"
             )
-        spec = parse_spec(study.user_attrs["spec_text"], where=f"{path} (stored spec)")
-        return study, spec
-    spec = load_spec(path)
-    url = storage_url or default_storage_url(Path("results") / spec.name)
-    if storage_url is None and not (Path("results") / spec.name / "study.db").exists():
-        raise UserError(f"{target}: not run yet (no results/{spec.name}/study.db)")
-    try:
-        study = optuna.load_study(study_name=spec.name, storage=open_storage(url))
-    except KeyError:
-        raise UserError(f"{url}: no study named '{spec.name}'") from None
-    return study, spec
+        return table_study(spec, folder, step_cap)
+    url = storage_url or default_storage_url(folder)
+    study, spec = stored_study(url, spec)
+    return study, make_plan(spec, step_cap)
 
 
-def cell_states(study: optuna.Study, spec: Spec) -> dict[str, str]:
-    """Per grid cell: done (a completed trial), running, failed (only failures), pending."""
-    by_cell: dict[str, set[TrialState]] = {}
-    for trial in study.get_trials(deepcopy=False):
-        by_cell.setdefault(trial.user_attrs.get("cell"), set()).add(trial.state)
-    states = {}
-    for cell in enumerate_cells(spec):
-        seen = by_cell.get(cell.key, set())
-        if TrialState.COMPLETE in seen:
-            states[cell.key] = "done"
-        elif TrialState.RUNNING in seen:
-            states[cell.key] = "running"
-        elif TrialState.FAIL in seen and TrialState.WAITING not in seen:
-            states[cell.key] = "failed"
-        else:
-            states[cell.key] = "pending"
-    return states
+def table_study(spec: Spec, folder: Path, step_cap: int | None) -> tuple[optuna.Study, Plan]:
+    """An in-memory study holding what the folder's table says is finished."""
+    recorded = folder_spec(folder)
+    if recorded is not None and recorded.hash != spec.hash:
+        raise UserError(f"{folder}: its spec.yaml differs from {spec.path or spec.name}")
+    plan = make_plan(spec, step_cap)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=spec.name, sampler=plan.sampler())
+    adopt_table(study, plan, folder)
+    return study, plan
 
 
-def trial_states(study: optuna.Study, spec: Spec) -> Counter:
-    mapping = {
-        TrialState.COMPLETE: "done",
-        TrialState.PRUNED: "done",
-        TrialState.RUNNING: "running",
-        TrialState.FAIL: "failed",
-        TrialState.WAITING: "pending",
-    }
-    counts = Counter(mapping[t.state] for t in study.get_trials(deepcopy=False))
-    finished = counts["done"]
-    counts["pending"] += max(0, spec.model.optuna.n_trials - finished - counts["running"])
+def stored_study(url: str, spec: Spec | None) -> tuple[optuna.Study, Spec]:
+    """The spec's study in the storage at `url` (without a spec: the one study there)."""
+    storage = open_storage(url)
+    if spec is not None:
+        try:
+            return optuna.load_study(study_name=spec.name, storage=storage), spec
+        except KeyError:
+            raise UserError(f"{url}: no study named '{spec.name}'") from None
+    summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
+    if len(summaries) != 1:
+        names = ", ".join(s.study_name for s in summaries) or "none"
+        raise UserError(f"{url}: expected one study, found: {names}; name the spec instead")
+    study = optuna.load_study(study_name=summaries[0].study_name, storage=storage)
+    if "spec_text" not in study.user_attrs:
+        raise UserError(
+            f"{url}: study '{study.study_name}' was not made by cnnablate (no stored spec)"
+        )
+    return study, parse_spec(study.user_attrs["spec_text"], where=f"{url} (stored spec)")
+
+
+def trial_states(study: optuna.Study, plan: Plan) -> Counter:
+    """A search's trials: done at the run's budget, short, running, failed, still to start."""
+    trials = study.get_trials(deepcopy=False)
+    done = sum(plan.counts(t) for t in trials)
+    counts = Counter(
+        done=done,
+        short=sum(t.state in FINISHED[:2] for t in trials) - done,
+        running=sum(t.state == TrialState.RUNNING for t in trials),
+        failed=sum(t.state == TrialState.FAIL for t in trials),
+    )
+    counts["pending"] = max(0, plan.total - done - counts["running"])
     return counts
 
 
-def print_status(study: optuna.Study, spec: Spec, per_cell: bool = True) -> Counter:
-    if spec.model.mode == "grid":
-        states = cell_states(study, spec)
+def print_status(study: optuna.Study, plan: Plan, per_cell: bool = True) -> Counter:
+    """A line per cell (why, where one is short or failed) and the counts; returns them."""
+    if plan.spec.model.mode == "grid":
+        states = plan.cell_states(study)
         if per_cell:
-            for key, state in states.items():
-                print(f"{state:<8} {key}")
-        counts = Counter(states.values())
+            for key, (state, why) in states.items():
+                print(f"{state:<8} {key}" + (f"  ({why})" if why else ""))
+        counts = Counter(state for state, _ in states.values())
         unit = "cells"
     else:
-        counts = trial_states(study, spec)
+        counts = trial_states(study, plan)
         unit = "trials"
     summary = ", ".join(f"{counts.get(state, 0)} {state}" for state in ORDER)
-    print(f"{spec.name}: {sum(counts.values())} {unit}: {summary}")
+    cap = f" (asked: --max-steps {plan.step_cap:,})" if plan.step_cap else ""
+    print(f"{plan.spec.name}: {plan.total} {unit}{cap}: {summary}")
     return counts

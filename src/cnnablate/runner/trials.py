@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, Trial, TrialState
+from optuna.trial import Trial, TrialState
 
+from cnnablate.budget import asked_steps
 from cnnablate.callbacks import RESUME_FILE
 from cnnablate.errors import Interrupted, UserError
 from cnnablate.runner.options import RunOptions
-from cnnablate.runner.plans import Plan, combo_key
+from cnnablate.runner.plans import ASKED, CAP, Plan, combo_key
 from cnnablate.runner.progress import trial_label
 from cnnablate.runner.storage import Heartbeat, claim_attrs, claim_lock
 
@@ -51,7 +52,7 @@ def run_trials(
     outcomes: dict[int, str] = {}
     todo = []
     for trial in trials:
-        duplicate = already_done(study, trial)
+        duplicate = plan.done_trial(study, trial.user_attrs.get("cell", ""))
         if duplicate is None:
             todo.append(trial)
             continue
@@ -67,6 +68,9 @@ def run_trials(
         if todo:
             setups = [plan.setup(trial) for trial in todo]
             config, _, preset = setups[0]
+            for trial in todo:
+                trial.set_user_attr(ASKED, asked_steps(config, options.step_cap))
+                trial.set_user_attr(CAP, options.step_cap)
             callbacks = plan.callbacks(todo[0]) if len(todo) == 1 else []
             try:
                 results = train_seeds(
@@ -109,16 +113,6 @@ def tell_stopped(study: optuna.Study, trials: list[Trial], error: Exception) -> 
     if isinstance(error, UserError):
         raise error
     return {trial.number: outcome for trial in trials}
-
-
-def already_done(study: optuna.Study, trial: Trial) -> FrozenTrial | None:
-    cell = trial.user_attrs.get("cell")
-    if cell is None:
-        return None
-    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if other.user_attrs.get("cell") == cell:
-            return other
-    return None
 
 
 def objective_value(metric: str, result: dict[str, Any]) -> float:

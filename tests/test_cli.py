@@ -141,9 +141,12 @@ def test_run_then_status(capsys, tmp_path):
         mean = f"{100 * cell['test_acc'].mean():.2f}% ± {100 * cell['test_acc'].std():.2f}%"
         assert mean in run_text, run_text
     assert run_text.rstrip().endswith(f"report: cnnablate report {out}")
-    code, out_text, _ = run_cli(capsys, "status", str(out))
+    assert "every trial capped at 8 steps (--max-steps): a smoke run" in run_text
+    code, out_text, _ = run_cli(capsys, "status", str(out), "--max-steps", "8")
     assert code == 0
-    assert "tiny: 6 cells: 6 done, 0 running, 0 failed, 0 pending" in out_text
+    assert "tiny: 6 cells (asked: --max-steps 8): 6 done, 0 short, 0 running" in out_text
+    code, out_text, _ = run_cli(capsys, "status", str(out))  # the full budget: all short
+    assert "tiny: 6 cells: 0 done, 6 short, 0 running, 0 failed, 0 pending" in out_text
 
 
 def test_storage_url_from_the_environment(capsys, tmp_path, monkeypatch):
@@ -157,5 +160,5 @@ def test_storage_url_from_the_environment(capsys, tmp_path, monkeypatch):
     code, _, err = run_cli(capsys, "run", str(spec), "--out", str(out), "--max-steps", "4")
     assert code == 0, err
     assert elsewhere.is_file() and not (out / "study.db").exists()
-    code, text, _ = run_cli(capsys, "status", str(out))
-    assert code == 0 and "tiny: 6 cells: 6 done" in text
+    code, text, _ = run_cli(capsys, "status", str(out), "--max-steps", "4")
+    assert code == 0 and "6 cells (asked: --max-steps 4): 6 done" in text

@@ -2,7 +2,7 @@ import pytest
 
 from cnnablate.presets import get_preset, list_presets
 
-# REFERENCE.md, "params" column.
+# docs/lecture.md, "params" column.
 TABLE = {
     "udl-cnn": ("mnist1d", 2_050),
     "udl-fc": ("mnist1d", 59_065),

@@ -60,7 +60,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from cnnablate.config import apply_overrides, with_budget
     from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.presets import get_preset
-    from cnnablate.train import train
+    from cnnablate.train import checkpoint_line, train
 
     preset = get_preset(args.preset)
     config = apply_overrides(preset.config, args.set or [])
@@ -80,6 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     print(summary_line(result))
     print(f"wrote {out_dir / 'result.json'} and {out_dir / 'metrics.csv'}")
+    if args.checkpoint:
+        print(checkpoint_line(out_dir, result))
     return 0 if result["status"] == "ok" else 1
 
 

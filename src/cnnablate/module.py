@@ -350,10 +350,16 @@ class Classifier(pl.LightningModule):
 
 
 def load_trained(checkpoint: str | Path, map_location: str = "cpu") -> Classifier:
-    """A trained Classifier (eval mode) from a `best.ckpt` written by `train(checkpoint=True)`."""
+    """A trained Classifier (eval mode) from a `best.ckpt` written by `train(checkpoint=True)`.
+
+    Also reads the files of earlier versions that `load_from_checkpoint` cannot: a packed seed's
+    weights and hyper-parameters alone, without Lightning's version and the rest.
+    """
     saved = torch.load(checkpoint, map_location=map_location, weights_only=False)
     hparams = saved["hyper_parameters"]
     config = ExperimentConfig.model_validate(hparams["config"])
-    module = Classifier(config, tuple(hparams["input_shape"]), hparams["num_train"])
+    module = Classifier(
+        config, tuple(hparams["input_shape"]), hparams["num_train"], hparams.get("num_classes", 10)
+    )
     module.load_state_dict(saved["state_dict"])
     return module.eval()

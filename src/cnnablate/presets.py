@@ -1,7 +1,7 @@
 """The lecture's named networks, each a few lines of config over the same builders.
 
 A registry in the manner of timm: `@register` adds a preset, `get_preset(name)` finds it,
-`list_presets()` lists them. Values are those of REFERENCE.md (UDL ch. 10, Nielsen ch. 1/3/6).
+`list_presets()` lists them. Values are those of docs/lecture.md (UDL ch. 10, Nielsen ch. 1/3/6).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cnnablate.models import build_network, count_params
 
 @dataclass(frozen=True)
 class Lecture:
-    """A network's test accuracy as the lecture reports it (REFERENCE.md)."""
+    """A network's test accuracy as the lecture reports it (docs/lecture.md)."""
 
     acc: float
     approximate: bool = False  # "~98%"

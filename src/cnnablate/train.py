@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
+from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from cnnablate.atomic import atomic_path, write_json, write_text
@@ -43,6 +43,7 @@ warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
 warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
 
 Progress = Literal["bar", "lines", "off"]
+BEST_FILE = "best.ckpt"
 
 
 @torch.no_grad()
@@ -106,11 +107,74 @@ def best_validation(history: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def best_checkpoint(datamodule: TensorDataModule, out_dir: Path) -> ModelCheckpoint:
-    """Keep the weights of the epoch with the best validation (else test) accuracy."""
-    monitor = "val_acc" if datamodule.has_val else "test_acc"
-    return ModelCheckpoint(
-        dirpath=out_dir, filename="best", monitor=monitor, mode="max", save_top_k=1
+class BestWeights(Checkpoint):
+    """Each copy's weights at its best validation (else test) accuracy, the first epoch of the
+    best as `best_validation` picks it, kept as a Lightning checkpoint `best.ckpt` in its folder.
+
+    Epochs validated inside Lightning are offered as they end; `train_seeds` offers the final row
+    it evaluates itself (a step cap between validations).
+    """
+
+    def __init__(self, monitor: str, out_dirs: list[Path], seeds: list[int]) -> None:
+        self.monitor, self.seeds = monitor, seeds
+        self.paths = [Path(d) / BEST_FILE for d in out_dirs]
+        self.best: list[float | None] = [None] * len(seeds)
+
+    def on_validation_end(self, trainer: pl.Trainer, module: Classifier) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            for copy, history in enumerate(module.histories):
+                self.offer(module, copy, history[-1])
+
+    def offer(self, module: Classifier, copy: int, row: dict[str, Any]) -> None:
+        """Keep the module's current weights of `copy`, evaluated as `row`, if they are better."""
+        score, best = row.get(self.monitor), self.best[copy]
+        if score is None or (best is not None and not score > best):
+            return
+        saved = copy_checkpoint(module, copy, row)
+        saved["best_weights"] = {"monitor": self.monitor, "score": score, "seed": self.seeds[copy]}
+        with atomic_path(self.paths[copy]) as tmp:
+            torch.save(saved, tmp)
+        self.best[copy] = score
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": list(self.best)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = list(state["best"])
+
+
+def best_checkpoint(
+    datamodule: TensorDataModule, out_dirs: list[Path], seeds: list[int]
+) -> BestWeights:
+    return BestWeights("val_acc" if datamodule.has_val else "test_acc", out_dirs, seeds)
+
+
+def copy_checkpoint(module: Classifier, copy: int, row: dict[str, Any]) -> dict[str, Any]:
+    """One copy of `module` as the checkpoint Lightning would write of it trained alone (weights
+    only): `Classifier.load_from_checkpoint` gives a lone network. `row`: its evaluation."""
+    net = module.net.unpack(copy) if module.packed else module.net
+    return {
+        "epoch": row["epoch"] - 1,  # Lightning counts epochs from 0, the history from 1
+        "global_step": row["step"],
+        "pytorch-lightning_version": pl.__version__,
+        "state_dict": {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()},
+        module.CHECKPOINT_HYPER_PARAMS_NAME: getattr(module, "_hparams_name", None),
+        # A packed module's hyper-parameters are a lone one's: the seeds are not among them.
+        module.CHECKPOINT_HYPER_PARAMS_KEY: dict(module.hparams),
+    }
+
+
+def checkpoint_line(out_dir: Path, result: dict[str, Any]) -> str:
+    """Where a run's best weights are, or why it has none."""
+    path = Path(out_dir) / BEST_FILE
+    if not path.exists():
+        step = result["diverged_at_step"]
+        return f"no {path}: the run diverged at step {step}, before its first evaluation"
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    best = saved["best_weights"]
+    return (
+        f"best weights: {path} (epoch {saved['epoch'] + 1}, step {saved['global_step']}, "
+        f"{best['monitor']} {best['score']:.4f})"
     )
 
 
@@ -212,7 +276,8 @@ def train_seeds(
     gives each seed the initialisation and data order it would have alone; `train_samples_per_s`
     counts the samples of all seeds (`pack_size` says how many). `step_cap` caps the budget in
     SGD updates (smoke runs); the result records it. `progress`: Lightning's bar, a line per
-    evaluation, or nothing (default: the bar on a terminal, lines otherwise).
+    evaluation, or nothing (default: the bar on a terminal, lines otherwise). `checkpoint` keeps
+    each seed's best weights as a Lightning checkpoint `best.ckpt` in its folder (`BestWeights`).
 
     The run saves its whole state to `out_dirs[0]/resume.ckpt` every `train.checkpoint_every`
     and resumes from it when started again with the same config, seeds and cap. Given a
@@ -243,8 +308,9 @@ def train_seeds(
     if progress is None:
         progress = "bar" if sys.stderr.isatty() else "lines"
     callbacks = [meter, *(callbacks or [])]
-    if checkpoint and not packed:
-        callbacks.append(best_checkpoint(datamodule, out_dirs[0]))
+    best = best_checkpoint(datamodule, out_dirs, seeds) if checkpoint else None
+    if best is not None:
+        callbacks.append(best)
     if progress == "lines":
         callbacks.append(PlainProgress(label or preset or "run", updates))
     meta = resume_meta(config, seeds, step_cap)
@@ -259,6 +325,9 @@ def train_seeds(
     callbacks.append(saver)
     trainer = build_trainer(config, accelerator, max_epochs, out_dirs[0], callbacks, progress)
     resume_from = resumable_state(resume_path, meta)
+    if best is not None and resume_from is None:
+        for path in best.paths:  # an earlier run's, which this run might not better
+            path.unlink(missing_ok=True)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=False)
     # Lightning hands a GPU module back on the CPU; the final evaluations run where the data is.
     module.to(trainer.strategy.root_device)
@@ -292,6 +361,8 @@ def train_seeds(
         "config": config.model_dump(),
     }
     histories = completed_histories(module, datamodule, trainer.current_epoch)
+    if best is not None:
+        offer_final_weights(best, module, histories)
     results = []
     for copy, seed in enumerate(seeds):
         history = histories[copy]
@@ -310,20 +381,18 @@ def train_seeds(
         }
         write_text(out_dirs[copy] / "metrics.csv", metrics_csv(history))
         write_json(out_dirs[copy] / "result.json", result)
-        if checkpoint and packed:
-            save_copy(module, copy, out_dirs[copy] / "best.ckpt")
         results.append(result)
     resume_path.unlink(missing_ok=True)
     return results
 
 
-def save_copy(module: Classifier, copy: int, path: Path) -> None:
-    """One copy of a packed module as a checkpoint `load_trained` reads (final weights)."""
-    net = module.net.unpack(copy)
-    state = {f"net.{k}": v.cpu() for k, v in net.state_dict().items()}
-    saved = {"hyper_parameters": dict(module.hparams), "state_dict": state, "weights": "final"}
-    with atomic_path(path) as tmp:
-        torch.save(saved, tmp)
+def offer_final_weights(
+    best: BestWeights, module: Classifier, histories: list[list[dict[str, Any]]]
+) -> None:
+    """The final weights where the last row evaluated them (not a copy diverged since)."""
+    for copy, history in enumerate(histories):
+        if history and history[-1]["step"] == module.updates:
+            best.offer(module, copy, history[-1])
 
 
 def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float | None) -> dict:

@@ -61,9 +61,9 @@ def test_a_smoke_run_is_trained_on_by_the_full_run(tiny_spec, tmp_path, capsys):
 
     run(tiny_spec, out)
     assert_table_at(out, FULL, None)
-    assert sorted(t.user_attrs["result"]["steps"] for t in completed(out)) == [SMOKE] * 6 + [
-        FULL
-    ] * 6
+    assert (
+        sorted(t.user_attrs["result"]["steps"] for t in completed(out)) == [SMOKE] * 6 + [FULL] * 6
+    )
 
 
 def test_a_capped_run_reuses_the_full_rows(tiny_spec, tmp_path):

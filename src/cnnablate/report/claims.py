@@ -1,4 +1,4 @@
-"""A verdict on each of the lecture's claims 1–8 (REFERENCE.md), from the results at hand.
+"""A verdict on each of the lecture's claims 1–8 (docs/lecture.md), from the results at hand.
 
 A claim is tested by one or more parts. A part compares two groups of trials:
 

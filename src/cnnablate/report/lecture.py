@@ -1,4 +1,4 @@
-"""The lecture's claims 1–8 (REFERENCE.md) in one table: each claim's statement, the topics that
+"""The lecture's claims 1–8 (docs/lecture.md) in one table: each claim's statement, the topics that
 must have evidence, the preset comparisons with the lecture's numbers (floats, read from the
 presets), what produces the evidence, and the verdict rule, its text made from the same
 constants the verdicts use."""

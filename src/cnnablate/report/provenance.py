@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -62,7 +62,7 @@ def dirty_commits(sources: list[ResultsSource]) -> bool:
 
 
 def report_date() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def budget_warning(sources: list[ResultsSource], notes: dict[str, pd.Series]) -> str | None:

@@ -113,7 +113,9 @@ def claims_section(
 ) -> None:
     section = document.section("The lecture's claims")
     section.text(f"Verdict rule. {verdicts.RULE}")
-    section.add(Table("claims", "One row per claim of REFERENCE.md", verdicts.claims_table(parts)))
+    section.add(
+        Table("claims", "One row per claim of docs/lecture.md", verdicts.claims_table(parts))
+    )
     if parts:
         section.add(Table("claim-evidence", "Every measured part", verdicts.parts_table(parts)))
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from cnnablate.config import ExperimentConfig
 from cnnablate.errors import UserError
+from cnnablate.runner.folder import SPEC_FILE, folder_spec
 from cnnablate.runner.results import PARAM_PREFIX, read_results
 from cnnablate.runner.spec import Spec, load_spec, parse_spec
 
@@ -150,8 +151,21 @@ def load_source(path: Path) -> ResultsSource:
     source = ResultsSource(path=path, name=path.name, frame=frame, mode=_guess_mode(frame))
     _attach_study(source)
     if source.spec is None:
+        _attach_recorded_spec(source)
+    if source.spec is None:
         _attach_shipped_spec(source)
     return source
+
+
+def _attach_recorded_spec(source: ResultsSource) -> None:
+    """Without its study, the spec the folder records (`spec.yaml`, written by every run)."""
+    try:
+        spec = folder_spec(source.path)
+    except UserError as error:
+        source.notes.append(f"{source.path / SPEC_FILE}: does not parse ({error})")
+        return
+    if spec is not None:
+        source.spec, source.spec_hash, source.mode = spec, spec.hash, spec.model.mode
 
 
 def _attach_shipped_spec(source: ResultsSource) -> None:
@@ -199,9 +213,10 @@ def _attach_study(source: ResultsSource) -> None:
     """Spec, hash, mode and study from `study.db`; without one, the table alone is used."""
     database = source.path / "study.db"
     if not database.is_file():
-        source.notes.append(
-            f"{source.path}: no study.db (another storage?): spec and study not shown"
-        )
+        if not (source.path / SPEC_FILE).is_file():
+            source.notes.append(
+                f"{source.path}: no study.db (another storage?): spec and study not shown"
+            )
         return
     url = f"sqlite:///{database.resolve()}"
     try:

@@ -52,7 +52,10 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "achieved_flops_per_s": (FLOAT, "train_flops_per_sample x train_samples_per_s"),
     "eval_samples_per_s": (FLOAT, "evaluation throughput of the whole pack"),
     "steps": (INT, "updates done"),
-    "budget_steps": (INT, "updates the config asks for"),
+    "budget_steps": (
+        INT,
+        "updates the trial was asked for: the config's budget, under its step cap",
+    ),
     "step_cap": (INT, "--max-steps cap in force, if any"),
     "epochs": (INT, "epochs run"),
     "wall_s": (FLOAT, "seconds from the start of training to the end of evaluation"),

@@ -40,8 +40,12 @@ finished_trials_out() {  # $1: an unpacked state folder
     if [ -f "$trial/result.json" ] && [ ! -f "$trial/resume.ckpt" ]; then
       name="$(basename "$(dirname "$(dirname "$trial")")")"
       mkdir -p "results/reference/$name/trials"
-      rm -rf "results/reference/$name/trials/$(basename "$trial")"
-      mv "$trial" "results/reference/$name/trials/"
+      # A trial already here (unpacked before, or committed) stays as it is.
+      if [ -e "results/reference/$name/trials/$(basename "$trial")" ]; then
+        rm -rf "$trial"
+      else
+        mv "$trial" "results/reference/$name/trials/"
+      fi
     fi
   done
 }

@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 from cnnablate.errors import Unavailable, UserError
 from cnnablate.runner.folder import adopt_table, claim_folder
 from cnnablate.runner.options import CLAIM_MARGIN_S, RunOptions
+from cnnablate.runner.optuna_access import fail_trial, storage_of
 from cnnablate.runner.plans import Plan, make_plan
 from cnnablate.runner.progress import MatrixProgress, trial_label
 from cnnablate.runner.results import results_table, write_results
@@ -70,12 +71,10 @@ def open_study(spec: Spec, storage_url: str, plan: Plan | None = None) -> optuna
 
 def fail_lost_trials(study: optuna.Study, stale_after_s: float) -> list[FrozenTrial]:
     """Mark RUNNING trials whose worker died or went silent as FAIL; return them."""
-    now, lost = storage_now(study._storage), []
+    now, lost = storage_now(storage_of(study)), []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if worker_is_gone(trial.user_attrs, now, stale_after_s):
-            storage = study._storage
-            storage.set_trial_user_attr(trial._trial_id, "failure", "worker lost")
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            fail_trial(study, trial, "worker lost")
             lost.append(trial)
     return lost
 

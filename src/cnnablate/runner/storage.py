@@ -35,6 +35,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from cnnablate.errors import Unavailable, UserError
+from cnnablate.runner.optuna_access import engine_of
 
 HEARTBEAT_S = 5.0
 ADVISORY_LOCK_KEY = 0x636E6E61626C6174  # "cnnablat": one lock for table creation and claims
@@ -125,8 +126,7 @@ def process_start_time(pid: int) -> float | None:
 
 def storage_now(storage: BaseStorage) -> float:
     """Seconds since the epoch by the database's clock (RDB storages), else by this machine's."""
-    backend = getattr(storage, "_backend", storage)  # a study wraps its storage in a cache
-    engine = getattr(backend, "engine", None)
+    engine = engine_of(storage)
     if engine is None:
         return time.time()
     with engine.connect() as connection:

@@ -19,6 +19,7 @@ from cnnablate.budget import asked_steps
 from cnnablate.callbacks import RESUME_FILE
 from cnnablate.errors import Interrupted, UserError
 from cnnablate.runner.options import RunOptions
+from cnnablate.runner.optuna_access import storage_of, trial_id
 from cnnablate.runner.plans import ASKED, CAP, Plan, combo_key
 from cnnablate.runner.progress import trial_label
 from cnnablate.runner.storage import Heartbeat, claim_attrs, claim_lock
@@ -29,7 +30,7 @@ def claim_trials(study: optuna.Study, plan: Plan, options: RunOptions, pack: boo
     the lock opens (a reconcile elsewhere must never see them RUNNING without both)."""
     with claim_lock(options.out_dir, options.storage_url):
         trials = [study.ask() for _ in range(plan.claimable(study, pack))]
-        attrs = claim_attrs(study._storage)
+        attrs = claim_attrs(storage_of(study))
         for trial in trials:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
@@ -64,7 +65,7 @@ def run_trials(
         trial.set_user_attr("dir", str(folder))
     with ExitStack() as beats:
         for trial in todo:
-            beats.enter_context(Heartbeat(study._storage, trial._trial_id))
+            beats.enter_context(Heartbeat(storage_of(study), trial_id(trial)))
         if todo:
             setups = [plan.setup(trial) for trial in todo]
             config, _, preset = setups[0]

@@ -15,20 +15,15 @@ from typing import Any
 
 import optuna
 import pandas as pd
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnablate.atomic import write_text
 from cnnablate.errors import UserError
-from cnnablate.runner.grid import SEED, search_space
+from cnnablate.runner.grid import SEED
 from cnnablate.runner.plans import Plan
 from cnnablate.runner.results import PARAM_PREFIX, read_results
-from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, parse_spec
+from cnnablate.runner.spec import Spec, parse_spec
 
 SPEC_FILE = "spec.yaml"
 ADOPTED = "adopted_from"  # study user attr: the table its first trials came from
@@ -73,7 +68,7 @@ def adopt_table(study: optuna.Study, plan: Plan, out_dir: Path) -> int:
         return 0
     frame = read_results(out_dir)
     frame = frame[frame["state"].isin(list(KEPT_STATES))]
-    distributions = _distributions(plan)
+    distributions = plan.distributions()
     for row in frame.to_dict("records"):
         study.add_trial(_frozen(row, plan, distributions))
     study.set_user_attr(ADOPTED, str(table))
@@ -93,9 +88,10 @@ def _frozen(row: dict[str, Any], plan: Plan, distributions: dict[str, BaseDistri
     if unknown:
         raise UserError(f"results table row {row['trial']}: no such factor in the spec: {unknown}")
     attrs = {"result": _result(row), "dir": _plain(row.get("dir")), "adopted_trial": row["trial"]}
-    if plan.spec.model.mode == "grid":
-        key = _cell_key(plan, params, row)
-        attrs.update(cell=key, cell_slug=next(c.slug for c in plan.cells if c.key == key))
+    try:
+        attrs.update(plan.attrs_for(params))
+    except UserError as error:
+        raise UserError(f"results table row {row['trial']}: {error}") from None
     state = KEPT_STATES[row["state"]]
     value = _plain(row.get(plan.metric)) if state == TrialState.COMPLETE else None
     return FrozenTrial(
@@ -111,26 +107,6 @@ def _frozen(row: dict[str, Any], plan: Plan, distributions: dict[str, BaseDistri
         intermediate_values={},
         trial_id=0,
     )
-
-
-def _cell_key(plan: Plan, params: dict[str, Any], row: dict[str, Any]) -> str:
-    for cell in plan.cells:
-        if cell.params == params:
-            return cell.key
-    raise UserError(f"results table row {row['trial']}: {params} is no cell of the spec")
-
-
-def _distributions(plan: Plan) -> dict[str, BaseDistribution]:
-    if plan.spec.model.mode == "grid":
-        return {k: CategoricalDistribution(v) for k, v in search_space(plan.spec).items()}
-    return {name: _distribution(p) for name, p in plan.spec.model.optuna.space.items()}
-
-
-def _distribution(param: Any) -> BaseDistribution:
-    if isinstance(param, CategoricalParam):
-        return CategoricalDistribution(param.choices)
-    kind = FloatDistribution if isinstance(param, FloatParam) else IntDistribution
-    return kind(param.low, param.high, log=param.log)
 
 
 def _as_choice(value: Any, distribution: BaseDistribution | None) -> Any:

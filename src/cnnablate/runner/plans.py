@@ -14,15 +14,23 @@ stand in for a full run's, while a capped run may reuse full ones. The runner (`
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import cached_property
 from typing import Any
 
 import optuna
 import torch
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from cnnablate.budget import asked_steps, shortfall
 from cnnablate.config import ExperimentConfig
+from cnnablate.errors import UserError
 from cnnablate.runner.grid import (
     SEED,
     Cell,
@@ -73,6 +81,8 @@ class CellGridSampler(optuna.samplers.GridSampler):
 
 
 class GridPlan:
+    unit = "cells"
+
     def __init__(self, spec: Spec, step_cap: int | None = None) -> None:
         self.spec = spec
         self.step_cap = step_cap
@@ -130,6 +140,25 @@ class GridPlan:
                 )
                 rows.append((latest, short))
         return sorted(rows, key=lambda row: row[0].number)
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        return {k: CategoricalDistribution(v) for k, v in search_space(self.spec).items()}
+
+    def attrs_for(self, params: dict[str, Any]) -> dict[str, str]:
+        """The user attrs that tie a trial of these parameters to its cell."""
+        cell = next((c for c in self.cells if c.params == params), None)
+        if cell is None:
+            raise UserError(f"{params} is no cell of spec '{self.spec.name}'")
+        return {"cell": cell.key, "cell_slug": cell.slug}
+
+    def status(self, study: optuna.Study) -> tuple[Counter, list[str]]:
+        """Counts of done / short / running / failed / pending cells, and a line per cell."""
+        states = self.cell_states(study)
+        lines = [
+            f"{state:<8} {key}" + (f"  ({why})" if why else "")
+            for key, (state, why) in states.items()
+        ]
+        return Counter(state for state, _ in states.values()), lines
 
     def cell_states(self, study: optuna.Study) -> dict[str, tuple[str, str | None]]:
         """Per cell: done, running, short (finished below this run's budget, or cut off by a
@@ -232,6 +261,8 @@ class GridPlan:
 
 
 class SearchPlan:
+    unit = "trials"
+
     def __init__(self, spec: Spec, step_cap: int | None = None) -> None:
         self.spec = spec
         self.step_cap = step_cap
@@ -257,6 +288,25 @@ class SearchPlan:
 
     def done_trial(self, study: optuna.Study, cell: str) -> FrozenTrial | None:
         return None  # no cells: every trial is its own
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        return {name: distribution(p) for name, p in self.search.space.items()}
+
+    def attrs_for(self, params: dict[str, Any]) -> dict[str, str]:
+        return {}
+
+    def status(self, study: optuna.Study) -> tuple[Counter, list[str]]:
+        """Trials done at this run's budget, short, running, failed and still to start."""
+        trials = study.get_trials(deepcopy=False)
+        done = sum(self.counts(t) for t in trials)
+        counts = Counter(
+            done=done,
+            short=sum(t.state in FINISHED[:2] for t in trials) - done,
+            running=sum(t.state == TrialState.RUNNING for t in trials),
+            failed=sum(t.state == TrialState.FAIL for t in trials),
+        )
+        counts["pending"] = max(0, self.total - done - counts["running"])
+        return counts, []
 
     def table_rows(self, study: optuna.Study) -> list[Row]:
         rows = []
@@ -323,6 +373,13 @@ def make_plan(spec: Spec, step_cap: int | None = None) -> Plan:
     """The plan of a run of `spec` under `step_cap` (None: the full budget)."""
     kind = GridPlan if spec.model.mode == "grid" else SearchPlan
     return kind(spec, step_cap)
+
+
+def distribution(param: Any) -> BaseDistribution:
+    if isinstance(param, CategoricalParam):
+        return CategoricalDistribution(param.choices)
+    kind = FloatDistribution if isinstance(param, FloatParam) else IntDistribution
+    return kind(param.low, param.high, log=param.log)
 
 
 def suggest(trial: Trial, key: str, param: Any) -> Any:

@@ -7,11 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
 
 from cnnablate.errors import UserError
 from cnnablate.runner.folder import adopt_table, folder_spec
-from cnnablate.runner.plans import FINISHED, Plan, make_plan
+from cnnablate.runner.plans import Plan, make_plan
 from cnnablate.runner.spec import Spec, load_spec, parse_spec
 from cnnablate.runner.storage import default_storage_url, open_storage
 
@@ -76,33 +75,12 @@ def stored_study(url: str, spec: Spec | None) -> tuple[optuna.Study, Spec]:
     return study, parse_spec(study.user_attrs["spec_text"], where=f"{url} (stored spec)")
 
 
-def trial_states(study: optuna.Study, plan: Plan) -> Counter:
-    """A search's trials: done at the run's budget, short, running, failed, still to start."""
-    trials = study.get_trials(deepcopy=False)
-    done = sum(plan.counts(t) for t in trials)
-    counts = Counter(
-        done=done,
-        short=sum(t.state in FINISHED[:2] for t in trials) - done,
-        running=sum(t.state == TrialState.RUNNING for t in trials),
-        failed=sum(t.state == TrialState.FAIL for t in trials),
-    )
-    counts["pending"] = max(0, plan.total - done - counts["running"])
-    return counts
-
-
 def print_status(study: optuna.Study, plan: Plan, per_cell: bool = True) -> Counter:
     """A line per cell (why, where one is short or failed) and the counts; returns them."""
-    if plan.spec.model.mode == "grid":
-        states = plan.cell_states(study)
-        if per_cell:
-            for key, (state, why) in states.items():
-                print(f"{state:<8} {key}" + (f"  ({why})" if why else ""))
-        counts = Counter(state for state, _ in states.values())
-        unit = "cells"
-    else:
-        counts = trial_states(study, plan)
-        unit = "trials"
+    counts, lines = plan.status(study)
+    for line in lines if per_cell else []:
+        print(line)
     summary = ", ".join(f"{counts.get(state, 0)} {state}" for state in ORDER)
     cap = f" (asked: --max-steps {plan.step_cap:,})" if plan.step_cap else ""
-    print(f"{plan.spec.name}: {plan.total} {unit}{cap}: {summary}")
+    print(f"{plan.spec.name}: {plan.total} {plan.unit}{cap}: {summary}")
     return counts

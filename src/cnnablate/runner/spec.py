@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -142,14 +143,21 @@ class Level(BaseModel):
 
 
 class Spec:
-    """A validated spec: the model plus each factor's levels, all checked against the config."""
+    """A validated spec: the model plus each factor's levels, all checked against the config.
+    Built once by `parse_spec` and not changed after."""
 
-    def __init__(self, model: SpecModel, path: Path | None, text: str) -> None:
+    def __init__(
+        self,
+        model: SpecModel,
+        path: Path | None,
+        text: str,
+        levels: Mapping[str, list[Level]] | None = None,
+    ) -> None:
         self.model = model
         self.path = path
         self.text = text
         self.hash = hashlib.sha256(model.model_dump_json().encode()).hexdigest()[:16]
-        self.levels: dict[str, list[Level]] = {}
+        self.levels: Mapping[str, list[Level]] = MappingProxyType(dict(levels or {}))
 
     @property
     def name(self) -> str:
@@ -263,7 +271,28 @@ def parse_spec(text: str, where: str = "spec", path: Path | None = None) -> Spec
         raise UserError(
             format_validation_error(error, where, list(SpecModel.model_fields))
         ) from None
-    spec = Spec(model, path, text)
+    base = _base_config(Spec(model, path, text), where)
+    levels = {}
+    for factor, raw_levels in model.factors.items():
+        try:
+            levels[factor] = _levels_of(factor, raw_levels, base)
+        except UserError as error:
+            raise UserError(f"{where}: factors.{factor}: {error}") from None
+        if not levels[factor]:
+            raise UserError(f"{where}: factors.{factor}: no levels (an empty grid)")
+    spec = Spec(model, path, text, levels)
+    for factor, factor_levels in levels.items():
+        for level in factor_levels:
+            _check_level(spec, factor, level, where)
+    _check_seeds_for(spec, where)
+    if model.optuna:
+        _check_space(spec, base, where)
+    return spec
+
+
+def _base_config(spec: Spec, where: str) -> ExperimentConfig:
+    """The config every cell starts from (base preset, base.set, budget), checked."""
+    model = spec.model
     try:
         base = get_preset(model.base.preset).config if model.base.preset else ExperimentConfig()
         apply_dict(base, {**model.base.set, **spec.budget_overrides()})
@@ -271,20 +300,7 @@ def parse_spec(text: str, where: str = "spec", path: Path | None = None) -> Spec
         raise UserError(f"{where}: base: {_strip(error)}") from None
     except (KeyError, IndexError, TypeError, ValueError) as error:
         raise UserError(f"{where}: base.set: unknown key path ({error})") from None
-    for factor, raw_levels in model.factors.items():
-        try:
-            levels = _levels_of(factor, raw_levels, base)
-        except UserError as error:
-            raise UserError(f"{where}: factors.{factor}: {error}") from None
-        if not levels:
-            raise UserError(f"{where}: factors.{factor}: no levels (an empty grid)")
-        for level in levels:
-            _check_level(spec, factor, level, where)
-        spec.levels[factor] = levels
-    _check_seeds_for(spec, where)
-    if model.optuna:
-        _check_space(spec, base, where)
-    return spec
+    return base
 
 
 def _check_seeds_for(spec: Spec, where: str) -> None:

@@ -60,13 +60,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from cnnablate.config import apply_overrides, with_budget
     from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.presets import get_preset
-    from cnnablate.train import checkpoint_line, train
 
     preset = get_preset(args.preset)
     config = apply_overrides(preset.config, args.set or [])
     config = with_budget(config, args.max_steps, args.max_epochs)
     out_dir = Path(args.out) if args.out else Path("runs") / preset.name / f"seed{args.seed}"
     check_writable(out_dir, keep=False)
+    from cnnablate.checkpoints import checkpoint_line
+    from cnnablate.train import train
+
     result = train(
         config,
         seed=args.seed,

@@ -75,3 +75,15 @@ def test_factor_levels_keep_their_type_through_parquet(tmp_path_factory, values)
     assert {bool: "boolean", int: "Int64", float: "float64", str: "string"}[kind] == str(
         column.dtype
     )
+
+
+def test_the_table_alone_gives_each_trials_config_typed(tmp_path):
+    from cnnablate.presets import get_preset
+    from cnnablate.record import TrialRecord, trial_config
+
+    config = get_preset("udl-cnn").config
+    record = TrialRecord(trial=0, state="COMPLETE", seed=0, config=config.model_dump())
+    write_results(tmp_path, conform(pd.DataFrame([record.row()])))
+    (cell,) = read_results(tmp_path)["config"]
+    assert trial_config(cell) == config
+    assert trial_config(None) is None and trial_config('{"model": 1}') is None

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from cnnablate.config import ExperimentConfig
 from cnnablate.errors import UserError
+from cnnablate.record import trial_config
 from cnnablate.runner.folder import SPEC_FILE, folder_spec
 from cnnablate.runner.results import PARAM_PREFIX, read_results
 from cnnablate.runner.spec import Spec, load_spec, parse_spec
@@ -100,8 +101,11 @@ class ResultsSource:
         return next((p for p in candidates if p.is_dir()), None)
 
     def trial_config(self, row: pd.Series | dict) -> dict[str, Any] | None:
-        """The trial's config from its result.json, with defaults for fields added since; without
-        its folder (trial folders stay where they ran), rebuilt from the spec and its levels."""
+        """The trial's config: from the table (its `config` column), else its result.json, with
+        defaults for fields added since; else rebuilt from the spec and its levels."""
+        typed = trial_config(row.get("config"))
+        if typed is not None:
+            return typed.model_dump()
         directory = self.trial_dir(row)
         if directory is None or not (directory / "result.json").is_file():
             return self.config_from_spec(row)

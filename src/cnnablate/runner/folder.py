@@ -8,6 +8,7 @@ done is run again or lost, and `status` reads the same table.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from pathlib import Path
@@ -120,11 +121,14 @@ def _as_choice(value: Any, distribution: BaseDistribution | None) -> Any:
 
 
 def _result(row: dict[str, Any]) -> dict[str, Any]:
-    return {
+    result = {
         key: _plain(value)
         for key, value in row.items()
         if key not in IDENTITY and not key.startswith(PARAM_PREFIX)
     }
+    if isinstance(result.get("config"), str):  # the table keeps it as JSON text
+        result["config"] = json.loads(result["config"])
+    return result
 
 
 def _plain(value: Any) -> Any:

@@ -18,71 +18,22 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnablate.atomic import atomic_path
+from cnnablate.record import FLOAT, INT, SCHEMA, TEXT, TIME, TrialRecord
 
 if TYPE_CHECKING:
     from cnnablate.runner.plans import Plan
 
 PARAM_PREFIX = "param."
 
-TEXT, INT, FLOAT, TIME = "string", "Int64", "float64", "datetime64[ns]"
-
-# column: (pandas dtype, meaning). The README's table of the results is this one.
-SCHEMA: dict[str, tuple[str, str]] = {
-    "trial": (INT, "Optuna trial number"),
-    "state": (TEXT, "Optuna state: COMPLETE, PRUNED or FAIL"),
-    "status": (TEXT, "ok, diverged, pruned or failed"),
-    "failure": (TEXT, "why a FAIL trial failed (interrupted, duplicate, error text)"),
-    "short": (TEXT, "why a finished trial falls short of the budget the run asked for, if it does"),
-    "seed": (INT, "the trial's seed (init, data order, dropout, augmentation)"),
-    "preset": (TEXT, "the lecture network the cell trains"),
-    "test_acc": (FLOAT, "accuracy on the test split, final weights"),
-    "test_error": (FLOAT, "1 - test_acc"),
-    "test_loss": (FLOAT, "mean cross-entropy (or the configured loss) on the test split"),
-    "best_val_acc": (FLOAT, "best validation accuracy over the evaluations (needs a val split)"),
-    "best_epoch": (INT, "epoch of best_val_acc"),
-    "test_acc_at_best_val": (FLOAT, "test accuracy at the evaluation of best_val_acc"),
-    "train_acc": (FLOAT, "accuracy on the training split, final weights"),
-    "train_loss": (FLOAT, "loss on the training split, final weights"),
-    "diverged_at_step": (INT, "update at which the loss became non-finite, if it did"),
-    "pruned_at_epoch": (INT, "last reported epoch of a pruned trial"),
-    "params": (INT, "trainable parameters of one network"),
-    "pack_size": (INT, "networks trained together in one packed module"),
-    "train_samples_per_s": (FLOAT, "training throughput of the whole pack"),
-    "train_flops_per_sample": (FLOAT, "training FLOPs per sample of one network"),
-    "achieved_flops_per_s": (FLOAT, "train_flops_per_sample x train_samples_per_s"),
-    "eval_samples_per_s": (FLOAT, "evaluation throughput of the whole pack"),
-    "steps": (INT, "updates done"),
-    "budget_steps": (
-        INT,
-        "updates the trial was asked for: the config's budget, under its step cap",
-    ),
-    "step_cap": (INT, "--max-steps cap in force, if any"),
-    "epochs": (INT, "epochs run"),
-    "wall_s": (FLOAT, "seconds from the start of training to the end of evaluation"),
-    "device": (TEXT, "the device in words (CPU model and threads, or GPU name)"),
-    "accelerator": (TEXT, "cpu or gpu"),
-    "update_path": (TEXT, "how updates ran: eager, cuda-graph, ..."),
-    "update_fallback": (TEXT, "why the faster update path was not taken, if it was not"),
-    "commit": (TEXT, "git commit of the code (with -dirty for uncommitted changes)"),
-    "hostname": (TEXT, "machine that ran the trial"),
-    "pid": (INT, "worker process id"),
-    "version_cnnablate": (TEXT, "cnnablate version"),
-    "version_python": (TEXT, "Python version"),
-    "version_torch": (TEXT, "torch version"),
-    "version_pytorch_lightning": (TEXT, "pytorch-lightning version"),
-    "dir": (TEXT, "the trial's folder (result.json, metrics.csv, checkpoints)"),
-    "started": (TIME, "when the trial started (Optuna's record, the worker's local time)"),
-    "finished": (TIME, "when the trial finished (Optuna's record, the worker's local time)"),
-}
 # Written by earlier versions: the same facts under a second name, or a repeat of param.*.
 RETIRED = {"param.seed": "seed", "host": "hostname", "cell": None}
 
 
 def trial_row(trial: FrozenTrial, short: str | None = None) -> dict[str, Any]:
+    """A trial of the study as a table row: its factor levels and its `TrialRecord`."""
     attrs = trial.user_attrs
     result = attrs.get("result") or {}
-    row: dict[str, Any] = {
-        **{f"{PARAM_PREFIX}{k}": v for k, v in trial.params.items() if k != "seed"},
+    facts = {
         **result,
         "trial": trial.number,
         "state": trial.state.name,
@@ -96,9 +47,10 @@ def trial_row(trial: FrozenTrial, short: str | None = None) -> dict[str, Any]:
         "finished": trial.datetime_complete,
     }
     if trial.state == TrialState.PRUNED:
-        row["status"] = "pruned"
-        row["pruned_at_epoch"] = max(trial.intermediate_values, default=None)
-    return row
+        facts["status"] = "pruned"
+        facts["pruned_at_epoch"] = max(trial.intermediate_values, default=None)
+    params = {f"{PARAM_PREFIX}{k}": v for k, v in trial.params.items() if k != "seed"}
+    return {**params, **TrialRecord.model_validate(facts).row()}
 
 
 def results_table(study: optuna.Study, plan: Plan) -> pd.DataFrame:

@@ -124,7 +124,8 @@ def objective_value(metric: str, result: dict[str, Any]) -> float:
 
 
 def scalar_result(result: dict[str, Any]) -> dict[str, Any]:
-    flat = {k: v for k, v in result.items() if k not in ("config", "versions")}
+    """A run's result as the study stores it: versions flattened into `version_*`."""
+    flat = {k: v for k, v in result.items() if k != "versions"}
     flat.update({f"version_{k}": v for k, v in result["versions"].items()})
     return flat
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -16,8 +17,9 @@ from pathlib import Path
 
 from cnnablate import __version__
 from cnnablate.argtypes import Parser, fraction, non_negative_int, positive_float, positive_int
-from cnnablate.callbacks import quiet_lightning
+from cnnablate.data.registry import DATAMODULES
 from cnnablate.errors import Unavailable, UserError
+from cnnablate.perf.benchmarks import BENCHMARKS
 
 EXIT_UNAVAILABLE = 1  # good input, but a database or data set could not be had
 EXIT_USAGE = 2
@@ -58,7 +60,6 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from cnnablate.config import apply_overrides, with_budget
-    from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.presets import get_preset
 
     preset = get_preset(args.preset)
@@ -67,6 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else Path("runs") / preset.name / f"seed{args.seed}"
     check_writable(out_dir, keep=False)
     from cnnablate.checkpoints import checkpoint_line
+    from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.train import train
 
     result = train(
@@ -88,13 +90,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from cnnablate.runner.spec import load_spec
+
+    spec = load_spec(args.spec)
     from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.runner.execute import RunOptions, run_spec
-    from cnnablate.runner.spec import load_spec
     from cnnablate.runner.status import print_status
     from cnnablate.runner.storage import default_storage_url
 
-    spec = load_spec(args.spec)
     out_dir = Path(args.out) if args.out else Path("results") / spec.name
     check_writable(out_dir)
     options = RunOptions(
@@ -153,10 +156,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from cnnablate.perf.ab import BenchOptions, markdown, prepare, progress_line, run_bench
-
     if args.save and args.against:
         raise UserError("--save: saves this tree's baseline; it cannot go with --against")
+    from cnnablate.perf.ab import BenchOptions, markdown, prepare, progress_line, run_bench
+
     options = BenchOptions(
         against=args.against,
         tolerance=args.tolerance,
@@ -231,8 +234,6 @@ def build_parser() -> Parser:
     data = sub.add_parser("data", help="obtain data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
     fetch = data_sub.add_parser("fetch", help="fetch and verify a data set (SHA256)")
-    from cnnablate.data import DATAMODULES
-
     fetch.add_argument("name", help=", ".join(DATAMODULES))
     fetch.add_argument("--from", dest="source", help="a local directory holding the files")
     add_data_dir(fetch)
@@ -312,8 +313,6 @@ def build_parser() -> Parser:
     compare.add_argument("--out", help="also write the table to this Markdown file")
     compare.set_defaults(func=cmd_compare)
 
-    from cnnablate.perf.benchmarks import BENCHMARKS
-
     bench = sub.add_parser(
         "bench",
         help="speed regression check: A/B against a commit, or a calibrated stored baseline",
@@ -353,8 +352,24 @@ def run(argv: Sequence[str] | None, handler: Callable[[argparse.Namespace], int]
     return (handler or args.func)(args)
 
 
+def quiet_logging() -> None:
+    """Log warnings and errors only, to stderr: Lightning's start-up banner (GPU available,
+    tips, at INFO) is noise in a summary-first CLI. Lightning is not imported for this (it takes
+    seconds): with a handler on the root logger, Lightning's import adds no handler of its own,
+    and its INFO records stop at ours. Where it is imported already, its loggers are quietened."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
+    if "pytorch_lightning" in sys.modules:
+        from cnnablate.callbacks import quiet_lightning
+
+        quiet_lightning()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    quiet_lightning()
+    quiet_logging()
     try:
         return run(argv)
     except UserError as error:

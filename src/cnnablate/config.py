@@ -19,10 +19,18 @@ from pydantic import (
     model_validator,
 )
 
+from cnnablate.data.registry import DATAMODULES
 from cnnablate.errors import UserError
+
+# The built-in names of the registry `cnnablate.models.activations.ACTIVATIONS`, known here
+# without importing torch (tests/test_startup.py checks them against it). Other names are
+# looked up in the registry itself, so that one added there is valid at once.
+BUILTIN_ACTIVATIONS = ("sigmoid", "relu", "tanh", "identity")
 
 
 def _known_activation(name: str) -> str:
+    if name in BUILTIN_ACTIVATIONS:
+        return name
     from cnnablate.models.activations import ACTIVATIONS
 
     if name not in ACTIVATIONS:
@@ -46,7 +54,7 @@ class StrictModel(BaseModel):
 
 
 class DataConfig(StrictModel):
-    name: str = "mnist1d"  # a data set of the registry, `cnnablate.data.DATAMODULES`
+    name: str = "mnist1d"  # a data set of the registry `cnnablate.data.registry.DATAMODULES`
     batch_size: PositiveInt = 100
     eval_batch_size: PositiveInt = 1000
     shuffle: bool = True
@@ -63,8 +71,6 @@ class DataConfig(StrictModel):
     @field_validator("name")
     @classmethod
     def _registered(cls, name: str) -> str:
-        from cnnablate.data import DATAMODULES
-
         if name not in DATAMODULES:
             raise ValueError(f"not a data set; allowed: {', '.join(DATAMODULES)}")
         return name

@@ -2,6 +2,8 @@
 
 A registry in the manner of timm: `@register` adds a preset, `get_preset(name)` finds it,
 `list_presets()` lists them. Values are those of docs/lecture.md (UDL ch. 10, Nielsen ch. 1/3/6).
+Each preset carries its parameter count as the lecture states it, so that listing the presets
+builds no network (no torch); tests/test_startup.py checks every count against the built network.
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnablate.config import ExperimentConfig, validate_config
-from cnnablate.data import input_shape
 from cnnablate.errors import UserError
-from cnnablate.models import build_network, count_params
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Preset:
     source: str
     lecture: Lecture | None
     build: Callable[[], ExperimentConfig]
+    params: int  # trainable parameters (docs/lecture.md), kept honest by a test
 
     @property
     def claimed(self) -> str:
@@ -49,18 +50,18 @@ class Preset:
     def dataset(self) -> str:
         return self.config.data.name
 
-    @property
-    def params(self) -> int:
-        config = self.config
-        return count_params(build_network(config.model, input_shape(config.data.name)))
-
 
 PRESETS: dict[str, Preset] = {}
 
 
-def register(name: str, description: str, source: str, lecture: Lecture | None = None):
+def register(
+    name: str, description: str, source: str, lecture: Lecture | None = None, *, params: int
+):
     def decorator(build: Callable[[], dict]) -> Callable[[], dict]:
-        PRESETS[name] = Preset(name, description, source, lecture, lambda: validate_config(build()))
+        def config() -> ExperimentConfig:
+            return validate_config(build())
+
+        PRESETS[name] = Preset(name, description, source, lecture, config, params)
         return build
 
     return decorator
@@ -96,6 +97,7 @@ def udl(model: dict, lr: float, max_steps: int) -> dict:
     "MNIST-1D CNN: three Conv1d(15, k3, s2) + ReLU, Linear(60→10)",
     "UDL fig. 10.8",
     Lecture(0.83, approximate=True, as_error=True),
+    params=2_050,
 )
 def udl_cnn() -> dict:
     return udl({"conv": UDL_CONV}, lr=0.01, max_steps=100_000)
@@ -106,12 +108,13 @@ def udl_cnn() -> dict:
     "MNIST-1D fully connected 40→285→135→60→10, ReLU",
     "UDL fig. 10.8",
     Lecture(0.60, approximate=True, as_error=True),
+    params=59_065,
 )
 def udl_fc() -> dict:
     return udl({"hidden": [285, 135, 60]}, lr=0.01, max_steps=100_000)
 
 
-@register("udl-mlp", "MNIST-1D MLP 40→100→100→10, ReLU", "UDL ch. 10 notebooks")
+@register("udl-mlp", "MNIST-1D MLP 40→100→100→10, ReLU", "UDL ch. 10 notebooks", params=15_210)
 def udl_mlp() -> dict:
     return udl({"hidden": [100, 100]}, lr=0.1, max_steps=6_000)
 
@@ -160,6 +163,7 @@ def nielsen(
     "784→30→10 sigmoid, quadratic cost (network.py)",
     "Nielsen ch. 1",
     Lecture(0.9542),
+    params=23_860,
 )
 def nielsen_mlp30_mse() -> dict:
     return nielsen([30], 3.0, 30, loss="mse", init="nielsen-ch1", shuffle=True)
@@ -170,6 +174,7 @@ def nielsen_mlp30_mse() -> dict:
     "784→100→10 sigmoid, quadratic cost (network.py)",
     "Nielsen ch. 1",
     Lecture(0.9659),
+    params=79_510,
 )
 def nielsen_mlp100_mse() -> dict:
     return nielsen([100], 3.0, 30, loss="mse", init="nielsen-ch1", shuffle=True)
@@ -180,6 +185,7 @@ def nielsen_mlp100_mse() -> dict:
     "784→100→10 sigmoid, per-output cross-entropy, L2 λ=5 (network2.py)",
     "Nielsen ch. 3",
     Lecture(0.98, approximate=True),
+    params=79_510,
 )
 def nielsen_mlp100_bce() -> dict:
     return nielsen(
@@ -192,6 +198,7 @@ def nielsen_mlp100_bce() -> dict:
     "784→100 sigmoid → softmax 10, log-likelihood (network3)",
     "Nielsen ch. 6",
     Lecture(0.9780),
+    params=79_510,
 )
 def nielsen_shallow() -> dict:
     return nielsen([100], 0.1, 60)
@@ -202,6 +209,7 @@ def nielsen_shallow() -> dict:
     "ConvPool(20, 5×5, max 2×2) · FC 100 · softmax, sigmoid",
     "Nielsen ch. 6",
     Lecture(0.9878),
+    params=289_630,
 )
 def nielsen_conv1() -> dict:
     return nielsen([100], 0.1, 60, conv=[CONV_POOL_20])
@@ -212,6 +220,7 @@ def nielsen_conv1() -> dict:
     "two ConvPool layers (20, 40 maps) · FC 100 · softmax, sigmoid",
     "Nielsen ch. 6",
     Lecture(0.9906),
+    params=85_670,
 )
 def nielsen_conv2() -> dict:
     return nielsen([100], 0.1, 60, conv=[CONV_POOL_20, CONV_POOL_40])
@@ -234,6 +243,7 @@ def conv2_relu(dataset: str = "mnist", hidden: tuple[int, ...] = (100,)) -> dict
     "nielsen-conv2 with ReLU everywhere, L2 λ=0.1",
     "Nielsen ch. 6",
     Lecture(0.9923),
+    params=85_670,
 )
 def nielsen_conv2_relu() -> dict:
     return conv2_relu()
@@ -244,6 +254,7 @@ def nielsen_conv2_relu() -> dict:
     "nielsen-conv2-relu on the expanded training set (250,000)",
     "Nielsen ch. 6",
     Lecture(0.9937),
+    params=85_670,
 )
 def nielsen_expanded() -> dict:
     return conv2_relu(dataset="mnist-expanded")
@@ -254,6 +265,7 @@ def nielsen_expanded() -> dict:
     "nielsen-expanded plus a second FC layer of 100",
     "Nielsen ch. 6",
     Lecture(0.9943),
+    params=95_770,
 )
 def nielsen_fc2() -> dict:
     return conv2_relu(dataset="mnist-expanded", hidden=(100, 100))
@@ -264,6 +276,7 @@ def nielsen_fc2() -> dict:
     "expanded, two FC layers of 1,000 ReLU, dropout 0.5 on FC inputs",
     "Nielsen ch. 6",
     Lecture(0.9960),
+    params=1_672_570,
 )
 def nielsen_dropout() -> dict:
     return nielsen(

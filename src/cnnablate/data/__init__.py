@@ -1,32 +1,32 @@
 """Data sets as LightningDataModules that hold their tensors on the training device.
 
 The registry: a data set is its module (a `TensorDataModule` with its facts: name, input
-shape, training-set size, how its files are prepared) and one line in `DATAMODULES`.
+shape, training-set size, how its files are prepared) and one line in `DATAMODULES`
+(`registry.py`). Importing this package is light: torch and Lightning load with the first data
+module class used, so that the command line can name and check data sets without them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from cnnablate.data.base import Split, TensorDataModule
-from cnnablate.data.mnist import FashionMNISTDataModule, MNISTDataModule, MNISTExpandedDataModule
-from cnnablate.data.mnist1d import MNIST1DDataModule
+from cnnablate.data.registry import DATAMODULES
 from cnnablate.errors import UserError
 
 if TYPE_CHECKING:
     from cnnablate.config import DataConfig
+    from cnnablate.data.base import Split, TensorDataModule
 
-DATAMODULES: dict[str, type[TensorDataModule]] = {
-    module.name: module
-    for module in (
-        MNIST1DDataModule,
-        MNISTDataModule,
-        MNISTExpandedDataModule,
-        FashionMNISTDataModule,
-    )
-}
+
+def __getattr__(name: str) -> Any:
+    """`Split` and `TensorDataModule`, imported on first use (they need torch and Lightning)."""
+    if name in ("Split", "TensorDataModule"):
+        from cnnablate.data import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def datamodule_class(name: str) -> type[TensorDataModule]:

@@ -23,7 +23,10 @@ from typing import Any
 import pytest
 import torch
 
-from bench.comparators import (
+from bench.comparators import bench_device
+from cnnablate.callbacks import quiet_lightning
+from cnnablate.machine import cpu_model, describe_device, gpu_tag
+from cnnablate.perf.workloads import (
     EAGER,
     OURS,
     PLAIN,
@@ -32,10 +35,7 @@ from bench.comparators import (
     STOCK_TUNED,
     WARMUP_UPDATES,
     Run,
-    bench_device,
 )
-from cnnablate.callbacks import quiet_lightning
-from cnnablate.machine import cpu_model, describe_device, gpu_tag
 
 THREADS = 2
 RESULTS_FILE = Path(__file__).parent / "results" / "latest.md"

@@ -4,9 +4,10 @@ Every contender trains from scratch (network, optimiser, loader and, for Lightni
 anew) for `UPDATES` SGD updates. One benchmark per preset; each of its `ROUNDS` rounds trains all
 three contenders one after another, in an order that rotates from round to round, so that the
 drifting speed of a shared virtual machine touches all three alike. A contender's throughput is
-the best of its rounds' steady states, each measured inside the run after a warm-up
-(`comparators.SteadyClock`). The time pytest-benchmark records is that of a whole round (all
-three runs, start-up included); each contender's fastest run is in the benchmark's `extra_info`.
+the best of its rounds' steady states, each measured inside the run after a warm-up by the
+one clock (`cnnablate.perf.clock.SteadyClock`). The time pytest-benchmark records is that of a
+whole round (all three runs, start-up included); each contender's fastest run is in the
+benchmark's `extra_info`.
 
 On CUDA (`CNNABLATE_BENCH_DEVICE=cuda`) a fourth contender, ours with `train.cuda_graph=false`,
 shows what capturing each block of updates as a CUDA graph buys; ours itself must have run on the

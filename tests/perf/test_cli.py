@@ -2,7 +2,9 @@
 rounds writes its table and finds an injected slowdown."""
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,10 +58,38 @@ def test_a_ref_without_the_bench_is_refused(tmp_path, monkeypatch, capsys):
     assert not out.exists()
 
 
-def test_outside_a_checkout_it_says_where_to_run(tmp_path, monkeypatch, capsys):
+def outside_a_checkout(path: Path, kind: str) -> Path:
+    """`path` as a plain folder, or as a git repository of something else."""
+    if kind == "another repository":
+        subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["plain folder", "another repository"])
+def test_against_outside_a_checkout_is_one_line_and_exit_2(kind, tmp_path):
+    """The real command, as an installed package runs it elsewhere: one line, no traceback."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnablate", "bench", "--against", "HEAD"],
+        cwd=outside_a_checkout(tmp_path, kind),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        "cnnablate: error: --against HEAD: needs a git checkout of cnnablate ("
+    ), lines
+    assert not done.stdout and not (tmp_path / "bench").exists()
+
+
+def test_a_baseline_outside_a_checkout_needs_its_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    status, lines, _ = bench(["--against", "HEAD"], capsys)
-    assert status == 2 and len(lines) == 1 and "not a cnnablate checkout" in lines[0]
+    status, lines, _ = bench(["--baseline", "cpu-2core"], capsys)
+    assert status == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("cnnablate: error: --baseline: not in a cnnablate checkout")
+    assert "--baseline-dir DIR" in lines[0] and not (tmp_path / "bench").exists()
 
 
 def test_a_real_ab_finds_an_injected_slowdown(tmp_path, monkeypatch, capsys):
@@ -82,9 +112,10 @@ def test_a_real_ab_finds_an_injected_slowdown(tmp_path, monkeypatch, capsys):
 
 
 def test_a_saved_baseline_is_compared_through_the_calibration(tmp_path, monkeypatch, capsys):
-    """Save a baseline of two rounds, then compare the same tree with it: the calibration
-    cancels the machine's speed, and the report names the baseline."""
-    monkeypatch.chdir(REPO_ROOT)
+    """Outside a checkout, as from an installed package: save a baseline of two rounds, then
+    compare the same code with it: the calibration cancels the machine's speed, and the report
+    names the baseline and the installed package."""
+    monkeypatch.chdir(tmp_path)
     folder, out = tmp_path / "baselines", tmp_path / "out"
     common = ["--benchmark", "udl-cnn", "--min-rounds", "2", "--max-seconds", "1"]
     common += ["--baseline-dir", str(folder)]
@@ -95,6 +126,7 @@ def test_a_saved_baseline_is_compared_through_the_calibration(tmp_path, monkeypa
     assert "| udl-cnn |" in printed
     result = json.loads((out / "bench.json").read_text())
     assert result["kind"] == "baseline" and "baseline here" in result["reference"]
+    assert result["tested"].startswith("cnnablate ") and "installed in" in result["tested"]
     row = result["benchmarks"]["udl-cnn"]
     assert 0.5 < row["ratio"] < 2.0 and row["low"] <= row["ratio"] <= row["high"]
     assert status == (1 if row["verdict"] == "slower" else 0)

@@ -1,6 +1,6 @@
 """`cnnablate bench`: this tree's training speed against another commit's (an A/B in
-interleaved rounds on this machine), or against a stored baseline normalised by a calibration
-workload measured in the same run."""
+interleaved rounds on this machine, in a git checkout), or against a stored baseline normalised by
+a calibration workload measured in the same run (in a checkout, or of the installed package)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from cnnablate.perf.stats import (
     unpaired_ratio,
     verdict,
 )
-from cnnablate.perf.trees import describe, export, resolve, this_tree
+from cnnablate.perf.trees import checkout, describe, export, needs_checkout, resolve
 from cnnablate.perf.workers import Worker, alone, taking_turns
 
 CALIBRATION = "calibration"
@@ -70,20 +70,24 @@ class Samples:
 class Plan:
     """What a bench run compares, checked before anything runs or is written."""
 
-    root: Path
+    root: Path | None  # the checkout; None: the installed package, run outside one
     commit: str | None = None  # --against
     baseline: dict[str, Any] | None = None  # the stored baseline compared with
 
 
 def prepare(options: BenchOptions) -> Plan:
-    """The plan, or a one-line UserError: not a checkout with the bench, an unknown REF or one
-    without the bench, a missing baseline."""
-    root = this_tree()
+    """The plan, or a one-line UserError: --against outside a checkout, an unknown REF or one
+    without the bench, a missing baseline or, outside a checkout, no --baseline-dir."""
+    root = checkout()
     if options.against is not None:
+        if root is None:
+            raise needs_checkout(options.against)
         return Plan(root, commit=resolve(root, options.against))
     if options.save is not None:
+        baseline_folder(root, options, "--save")
         return Plan(root)
-    return Plan(root, baseline=load_baseline(baseline_folder(root, options), options.baseline))
+    folder = baseline_folder(root, options, "--baseline")
+    return Plan(root, baseline=load_baseline(folder, options.baseline))
 
 
 def run_bench(
@@ -123,7 +127,7 @@ def _against(root: Path, commit: str, options: BenchOptions, say: Callable[[str]
 
 
 def _against_baseline(
-    root: Path, stored: dict | None, options: BenchOptions, say: Callable[[str], None]
+    root: Path | None, stored: dict | None, options: BenchOptions, say: Callable[[str], None]
 ) -> dict:
     with tempfile.TemporaryDirectory(prefix="cnnablate-bench-") as scratch_name:
         worker = Worker(root, Path(scratch_name), TESTED)
@@ -133,9 +137,8 @@ def _against_baseline(
             worker.close()
     normalised = _normalised(samples)
     if options.save:
-        path = save_baseline(
-            root, baseline_folder(root, options), options.save, samples, normalised
-        )
+        folder = baseline_folder(root, options, "--save")
+        path = save_baseline(root, folder, options.save, samples, normalised)
         say(f"saved the baseline {path}")
         return {"verdict": SAME}
     ratios = {
@@ -293,8 +296,17 @@ def machine() -> str:
     )
 
 
-def baseline_folder(root: Path, options: BenchOptions) -> Path:
-    return options.baseline_dir or root / BASELINES
+def baseline_folder(root: Path | None, options: BenchOptions, flag: str) -> Path:
+    """`--baseline-dir`, else the checkout's `bench/baselines/normalised`; outside a checkout
+    (an installed package) there is none to default to."""
+    if options.baseline_dir is not None:
+        return options.baseline_dir
+    if root is None:
+        raise UserError(
+            f"{flag}: not in a cnnablate checkout, so there is no bench/baselines/normalised "
+            "to use; say where the baselines are with --baseline-dir DIR"
+        )
+    return root / BASELINES
 
 
 def load_baseline(folder: Path, name: str | None) -> dict[str, Any]:
@@ -312,7 +324,9 @@ def load_baseline(folder: Path, name: str | None) -> dict[str, Any]:
     return json.loads(saved[-1].read_text())
 
 
-def save_baseline(root: Path, folder: Path, name: str, samples: Samples, normalised: dict) -> Path:
+def save_baseline(
+    root: Path | None, folder: Path, name: str, samples: Samples, normalised: dict
+) -> Path:
     from cnnablate.atomic import write_json
 
     stored = {

@@ -1,8 +1,13 @@
-"""One side of an A/B: a process that trains benchmark workloads on request, with the code of one
-source tree (its `src/` and `bench/` first on `PYTHONPATH`).
+"""One side of a speed check: a process that trains benchmark workloads on request, with the code
+of one source tree (its `src/` and `bench/` first on `PYTHONPATH`) or of the installed package.
 
 This file is copied out and run as a script, so that it imports nothing of the tree that
-launched it. Protocol, one JSON object per line. In: a request (`{"preset": ..., "updates": ...,
+launched it; its one argument is a copy of the launching package's clock (`perf/clock.py`), so
+that both sides of an A/B are timed by the same clock whatever their own code holds. The
+workloads are the tree's own, `cnnablate.perf.workloads`: no pytest, no `bench/`. Only a tree
+from before they moved into the package is run through its `bench/comparators.py`.
+
+Protocol, one JSON object per line. In: a request (`{"preset": ..., "updates": ...,
 "slowdown": 0.0, "paced": true}` or `{"calibrate": N}`). Out: the answer
 (`{"seconds_per_sample": ..., "blocks": [...]}` or `{"error": ...}`). A paced run stops at the
 end of every training step (a block of updates), says `{"tick": samples}` and waits for a line
@@ -13,15 +18,21 @@ machine, whatever its speed does from one second to the next. The first line out
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import logging
 import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 THREADS = 1
 TRAIN_IMAGES = 10_000
+WARMUP_UPDATES = 150  # the suite's; set here, so that both sides leave out the same
 
 
 def quiet() -> None:
@@ -52,9 +63,11 @@ class Slowdown:
         self.last = time.perf_counter()
 
 
-def calibrate(torch, iterations: int) -> float:
+def calibrate(iterations: int) -> float:
     """A fixed workload of torch alone (a small convnet's forward and backward at batch 10):
     seconds per sample. It moves with the machine's speed, not with this code."""
+    import torch
+
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(10, 1, 28, 28, generator=generator)
     w1 = torch.randn(20, 1, 5, 5, generator=generator, requires_grad=True)
@@ -66,39 +79,96 @@ def calibrate(torch, iterations: int) -> float:
     return (time.perf_counter() - start) / (10 * iterations)
 
 
-def block_clocks(comparators, slowdown: Slowdown):
-    """The suite's `SteadyClock`, also timing every step (a block of updates) past the warm-up
-    from its start (or the moment it was let go) to its end; paced, it waits at each step's end."""
+def load_clock(path: Path) -> type:
+    """The `SteadyClock` of the file at `path` (not of this tree's package)."""
+    spec = importlib.util.spec_from_file_location("steady_clock", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SteadyClock
 
-    class BlockClock(comparators.SteadyClock):
+
+def paced_clock(clock: type, slowdown: Slowdown) -> type:
+    """The clock; paced, it waits at each step's end for `go`, and times the next step from then."""
+
+    class PacedClock(clock):
         paced = False
 
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.blocks: list[float] = []
-            self.began = time.perf_counter()
+        def resume(self) -> None:
+            super().resume()
+            slowdown.last = time.perf_counter()
 
         def tick(self, samples: int) -> None:
-            ended = time.perf_counter()
-            warm = self.start is not None
             super().tick(samples)
-            if warm and self.samples <= self.total_samples:
-                self.blocks.append((ended - self.began) / samples)
+            slowdown.last = time.perf_counter()
             if self.paced:
                 say({"tick": self.samples})
                 if sys.stdin.readline().strip() != "go":
                     raise RuntimeError("expected 'go'")
-            self.began = slowdown.last = time.perf_counter()
+                self.resume()
 
-    clocks: list[BlockClock] = []
+    return PacedClock
 
-    def clock_for(workload, updates, device):
+
+Load = Callable[[str], Any]
+Run = Callable[[Any, int, Any], None]
+
+
+def tree_workloads() -> tuple[Load, Run]:
+    """How this tree loads a preset's workload and trains it (ours) with a given clock."""
+    import torch
+
+    cpu = torch.device("cpu")
+    try:
+        workloads = importlib.import_module("cnnablate.perf.workloads")
+    except ModuleNotFoundError as error:
+        if error.name not in ("cnnablate.perf", "cnnablate.perf.workloads"):
+            raise
+        return legacy_workloads(cpu)
+
+    def run(workload: Any, updates: int, clock: Any) -> None:
+        workloads.run_ours(workload, updates, cpu, clock=clock)
+
+    return lambda preset: workloads.Workload.load(preset, train_images=TRAIN_IMAGES), run
+
+
+def legacy_workloads(cpu: Any) -> tuple[Load, Run]:
+    """A tree whose workloads are still its `bench/comparators.py` (a test module)."""
+    from bench import comparators
+
+    comparators.SYNTHETIC_TRAIN = TRAIN_IMAGES
+
+    def run(workload: Any, updates: int, clock: Any) -> None:
+        comparators.clock_for = lambda *args: clock
+        comparators.run_ours(workload, updates, cpu)
+
+    return comparators.Workload.load, run
+
+
+class Bench:
+    """The requests' answers: this tree's workloads, timed by the given clock."""
+
+    def __init__(self, clock: type, slowdown: Slowdown) -> None:
+        self.clock, self.slowdown = clock, slowdown
+        self.load, self.run = tree_workloads()
+        self.workloads: dict[str, Any] = {}
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        if "calibrate" in request:
+            return {"seconds_per_sample": calibrate(request["calibrate"])}
+        preset, updates = request["preset"], request["updates"]
+        if preset not in self.workloads:
+            self.workloads[preset] = self.load(preset)
+        workload = self.workloads[preset]
         batch = workload.batch_size
-        clock = BlockClock(comparators.WARMUP_UPDATES * batch, updates * batch, device)
-        clocks.append(clock)
-        return clock
-
-    return BlockClock, clock_for, clocks
+        clock = self.clock(WARMUP_UPDATES * batch, updates * batch, None)
+        clock.paced = request.get("paced", False)
+        self.slowdown.fraction = request.get("slowdown", 0.0)
+        self.run(workload, updates, clock)
+        return {
+            "seconds_per_sample": 1.0 / clock.steady_samples_per_s(),
+            "blocks": clock.seconds_per_sample_by_step(),
+            "batch": batch,
+        }
 
 
 def main() -> None:
@@ -107,40 +177,20 @@ def main() -> None:
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     import cnnablate
-    from bench import comparators
 
     slowdown = Slowdown()
     register_optimizer_step_post_hook(slowdown)
-    # Both sides alike: a smaller synthetic training set (the final evaluation on all of it is
-    # outside the clock, but takes seconds) that still holds every measured run in one epoch.
-    comparators.SYNTHETIC_TRAIN = TRAIN_IMAGES
-    clock_class, comparators.clock_for, clocks = block_clocks(comparators, slowdown)
-    workloads: dict[str, object] = {}
+    bench = Bench(paced_clock(load_clock(Path(sys.argv[1])), slowdown), slowdown)
     say({"cnnablate": cnnablate.__file__})
     for line in sys.stdin:
-        request = json.loads(line)
         try:
             torch.set_num_threads(THREADS)
             torch.use_deterministic_algorithms(False)
-            if "calibrate" in request:
-                answer = {"seconds_per_sample": calibrate(torch, request["calibrate"])}
-            else:
-                preset = request["preset"]
-                if preset not in workloads:
-                    workloads[preset] = comparators.Workload.load(preset)
-                slowdown.fraction = request.get("slowdown", 0.0)
-                clock_class.paced = request.get("paced", False)
-                device = torch.device("cpu")
-                run = comparators.run_ours(workloads[preset], request["updates"], device)
-                answer = {
-                    "seconds_per_sample": 1.0 / run.samples_per_s,
-                    "blocks": clocks[-1].blocks,
-                    "batch": workloads[preset].batch_size,
-                }
+            answer = bench.answer(json.loads(line))
         except Exception as error:  # the parent reports it as one line
             answer = {"error": traceback.format_exception_only(error)[-1].strip()}
         finally:
-            slowdown.fraction, clock_class.paced = 0.0, False
+            slowdown.fraction = 0.0
         say(answer)
 
 

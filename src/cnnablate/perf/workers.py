@@ -1,4 +1,5 @@
-"""Worker processes, one per source tree, each training the benchmarks with its own code."""
+"""Worker processes, one per source tree (or the installed package), each training the
+benchmarks with its own code and timing them with this package's clock."""
 
 from __future__ import annotations
 
@@ -13,20 +14,32 @@ from typing import Any
 from cnnablate.errors import UserError
 
 SCRIPT = Path(__file__).with_name("worker.py")
+CLOCK = Path(__file__).with_name("clock.py")
+
+
+def installed_package() -> Path:
+    """The folder of the `cnnablate` this process runs."""
+    import cnnablate
+
+    return Path(cnnablate.__file__).resolve().parent
 
 
 class Worker:
-    """`python worker.py` with `tree/src` and `tree` first on the path; one request at a time."""
+    """`python worker.py CLOCK` with `tree/src` and `tree` first on the path (`tree` None: the
+    installed package's folder); one request at a time."""
 
-    def __init__(self, tree: Path, scratch: Path, name: str) -> None:
+    def __init__(self, tree: Path | None, scratch: Path, name: str) -> None:
         self.tree, self.name = tree, name
-        script = scratch / f"worker-{name}.py"
+        script, clock = scratch / f"worker-{name}.py", scratch / "steady_clock.py"
         shutil.copyfile(SCRIPT, script)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree)])}
+        shutil.copyfile(CLOCK, clock)
+        code = tree or installed_package()
+        paths = [tree / "src", tree] if tree else [code.parent]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(path) for path in paths)}
         env.pop("CNNABLATE_BENCH_DEVICE", None)
         self.log = scratch / f"worker-{name}.log"
         self.process = subprocess.Popen(
-            [sys.executable, str(script)],
+            [sys.executable, str(script), str(clock)],
             cwd=scratch,
             env=env,
             stdin=subprocess.PIPE,
@@ -35,9 +48,9 @@ class Worker:
             text=True,
         )
         imported = Path(self.read()["cnnablate"]).resolve()
-        if not imported.is_relative_to(tree.resolve()):
+        if not imported.is_relative_to(code.resolve()):
             self.close()
-            raise UserError(f"the {name} worker imported {imported}, not the tree {tree}")
+            raise UserError(f"the {name} worker imported {imported}, not the code in {code}")
 
     def send(self, message: dict[str, Any] | str) -> None:
         text = message if isinstance(message, str) else json.dumps(message)

@@ -26,6 +26,8 @@ COMMANDS = {
     "cnnablate --version": (["-m", "cnnablate", "--version"], 0),
     "cnnablate presets": (["-m", "cnnablate", "presets"], 0),
     "cnnablate --bad-flag": (["-m", "cnnablate", "--bad-flag"], 2),
+    "cnnablate status nope.yaml": (["-m", "cnnablate", "status", "nope.yaml"], 2),
+    "cnnablate report nope": (["-m", "cnnablate", "report", "nope"], 2),
 }
 
 

@@ -61,6 +61,11 @@ def cases(specs: Path) -> list[tuple[list[str], int]]:
         (["bench", "--save", "a", "--against", "b"], 2),
         (["run", str(specs / "bad.yaml")], 2),
         (["run", str(specs / "key.yaml")], 2),
+        (["status", "nope.yaml"], 2),
+        (["status", str(specs)], 2),
+        (["report", "nope"], 2),
+        (["report", str(specs)], 2),
+        (["compare", "nope", "nada"], 2),
     ]
 
 

@@ -137,6 +137,10 @@ def storage_arg(args: argparse.Namespace) -> str | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if not Path(args.target).is_dir():
+        from cnnablate.runner.spec import load_spec
+
+        load_spec(Path(args.target))  # a bad spec answers before optuna and pandas load
     from cnnablate.runner.status import locate_study, print_status
 
     study, plan = locate_study(args.target, storage_arg(args), args.max_steps)
@@ -145,10 +149,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from cnnablate.record import results_table
+
+    results = [Path(r) for r in args.results]
+    for folder in results:
+        results_table(folder)  # a wrong folder answers before the report's stack loads
     from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.report import build_report
 
-    results = [Path(r) for r in args.results]
     out_dir = Path(args.out) if args.out else Path("reports") / results[0].resolve().name
     build_report(results, out_dir, data_dir=resolve_data_dir(args.data_dir))
     print(f"report: {out_dir / 'index.html'} (and index.md, tables/, figures/)")
@@ -183,6 +191,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from cnnablate.record import results_table
+
+    for folder in (args.a, args.b):
+        results_table(Path(folder))
     from cnnablate.atomic import write_text
     from cnnablate.report.compare import WORSE, compare, markdown
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import typing
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cnnablate.config import ExperimentConfig
+from cnnablate.errors import UserError
 
+RESULTS_TABLE = "results.parquet"
 TEXT, INT, FLOAT, TIME = "string", "Int64", "float64", "datetime64[ns]"
 DTYPES = {str: TEXT, int: INT, float: FLOAT, datetime: TIME, dict: TEXT}
 
@@ -141,3 +144,14 @@ SCHEMA: dict[str, tuple[str, str]] = {
     name: (_dtype(field.annotation), field.description or "")
     for name, field in TrialRecord.model_fields.items()
 }
+
+
+def results_table(folder: Path) -> Path:
+    """`folder`'s results table, or a one-line UserError saying what is missing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such results folder")
+    table = folder / RESULTS_TABLE
+    if not table.is_file():
+        raise UserError(f"{folder}: no {RESULTS_TABLE} here (run `cnnablate run SPEC` first)")
+    return table

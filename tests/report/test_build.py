@@ -151,5 +151,8 @@ def test_default_out_is_reports_slash_the_first_results_name(tmp_path, monkeypat
         "cnnablate.report.build_report", lambda results, out, data_dir: calls.append(out)
     )
     monkeypatch.chdir(tmp_path)
+    for name in ("mnist1d-quick", "other"):
+        (tmp_path / "results" / name).mkdir(parents=True)
+        (tmp_path / "results" / name / "results.parquet").touch()
     assert cli.main(["report", "results/mnist1d-quick", "results/other"]) == 0
     assert calls == [Path("reports") / "mnist1d-quick"]

@@ -6,14 +6,9 @@ from pathlib import Path
 
 from cnnablate.report.budgets import budget_notes
 from cnnablate.report.document import Document
+from cnnablate.report.front import claims_section, header, headline_section
 from cnnablate.report.render import write_document
-from cnnablate.report.sections import (
-    Context,
-    claims_section,
-    header,
-    headline_section,
-    source_section,
-)
+from cnnablate.report.sections import Context, source_section
 from cnnablate.report.sources import load_sources
 from cnnablate.report.staging import staged_folder
 

@@ -11,9 +11,12 @@ from pydantic import ValidationError
 from cnnablate.config import DataConfig
 from cnnablate.presets import PRESETS
 from cnnablate.report.budgets import preset_budget_steps
-from cnnablate.report.claims import Part, Trials, nielsen_metric
+from cnnablate.report.claims.claim4 import ENSEMBLE
+from cnnablate.report.claims.lecture import CLAIMS
+from cnnablate.report.claims.outcome import Part
+from cnnablate.report.claims.trials import Trials
 from cnnablate.report.formatting import percent, percent_interval
-from cnnablate.report.lecture import CLAIMS, ENSEMBLE_ACC
+from cnnablate.report.metric import as_shown, metric_of
 from cnnablate.report.tables import accuracy_interval
 
 
@@ -58,8 +61,8 @@ def headline_table(trials: Trials, parts: list[Part]) -> pd.DataFrame:
         matched = trials.of_preset(name)
         if matched.empty or preset.lecture is None:
             continue
-        udl = preset.dataset == "mnist1d"
-        values = matched["test_acc"] if udl else nielsen_metric(matched)
+        metric = metric_of(name)
+        values = metric.values(matched)
         low, high = accuracy_interval(values)
         rows.append(
             {
@@ -73,20 +76,20 @@ def headline_table(trials: Trials, parts: list[Part]) -> pd.DataFrame:
                 "ci_high": high,
                 "n": len(values),
                 "budget": budget_text(budget_fraction(trials, matched, name)),
-                "metric": "test acc" if udl else "test acc at best val",
+                "metric": metric.label,
                 "as_error": preset.lecture.as_error,
             }
         )
-    ensemble = next((p for p in parts if p.topic == "ensemble" and p.numbers), None)
-    dropout = next((r for r in rows if r["network"] == "nielsen-dropout"), None)
+    ensemble = next((p for p in parts if p.topic == ENSEMBLE.topic and p.numbers), None)
+    dropout = next((r for r in rows if r["network"] == ENSEMBLE.preset), None)
     if ensemble is not None and dropout is not None:
         rows.append(
             {
                 **dropout,
-                "claims": "4",
-                "network": "ensemble of nielsen-dropout",
-                "lecture": f"{100 * ENSEMBLE_ACC:.2f}%",
-                "lecture_acc": ENSEMBLE_ACC,
+                "claims": str(ensemble.claim),
+                "network": ENSEMBLE.name,
+                "lecture": f"{100 * ENSEMBLE.acc:.2f}%",
+                "lecture_acc": ENSEMBLE.acc,
                 "measured": ensemble.numbers["ensemble"],
                 "ci_low": math.nan,
                 "ci_high": math.nan,
@@ -109,7 +112,7 @@ def reading_row(row: dict) -> list:
     value, low, high, metric = row["measured"], row["ci_low"], row["ci_high"], row["metric"]
     if row.get("as_error"):
         value, low, high = 1 - value, 1 - high, 1 - low
-        metric = metric.replace("test acc", "test error")
+    metric = as_shown(metric, bool(row.get("as_error")))
     interval = percent_interval(low, high) or "–"
     return [row["claims"], row["network"], row["lecture"], percent(value), interval, row["n"],
             row["budget"], metric]  # fmt: skip

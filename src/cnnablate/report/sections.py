@@ -1,5 +1,5 @@
-"""The report's sections: what it was built from, the lecture's claims, then each results
-folder's tables and figures (a grid's cells and factors, or an Optuna study's search)."""
+"""Each results folder's section of the report: a grid's cells and factors, or an Optuna study's
+search, then the figures both share. `front.py` writes the sections before them."""
 
 from __future__ import annotations
 
@@ -15,16 +15,9 @@ from torch import nn
 
 from cnnablate.errors import UserError
 from cnnablate.module import Classifier
-from cnnablate.report import figures, optuna_study, verdicts
-from cnnablate.report.claims import Part, Trials
+from cnnablate.report import figures, optuna_study
 from cnnablate.report.document import Document, Image, Section, Table
-from cnnablate.report.headline import for_reading, headline_table
-from cnnablate.report.provenance import (
-    budget_warning,
-    dirty_commits,
-    provenance_table,
-    report_date,
-)
+from cnnablate.report.modes import is_search
 from cnnablate.report.sources import ResultsSource
 from cnnablate.report.tables import (
     cell_table,
@@ -52,72 +45,6 @@ class Context:
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-") or "results"
-
-
-# --- header and claims -----------------------------------------------------------------------
-
-
-def header(document: Document, sources: list[ResultsSource], context: Context) -> None:
-    section = document.section("Built from")
-    section.text(f"Report made {report_date()} from {len(sources)} results folder(s).")
-    warning = budget_warning(sources, context.notes)
-    if warning:
-        section.text(warning, warning=True)
-    if dirty_commits(sources):
-        section.text(
-            "Some trials ran from a working tree with uncommitted changes (commit '-dirty').",
-            warning=True,
-        )
-    for source in sources:
-        for note in source.notes:
-            section.text(note, warning=True)
-    section.add(
-        Table(
-            "provenance",
-            "Specs, commits, devices and trials",
-            provenance_table(sources, context.notes),
-        )
-    )
-
-
-def headline_section(
-    document: Document, sources: list[ResultsSource], context: Context
-) -> list[Part]:
-    """The lecture's numbers beside ours, first, where any lecture network ran; returns the
-    claims' parts (the claims section shows them)."""
-    trials = Trials.gather(sources, context.notes)
-    parts = verdicts.evaluate_parts(sources, context.notes, context.data_dir, trials)
-    table = headline_table(trials, parts)
-    if table.empty:
-        return parts
-    section = document.section("The lecture's numbers and ours")
-    section.text(
-        "Each network of the lecture that ran here: the test accuracy the lecture reports and "
-        "ours, the mean over n seeds with its 95% interval (t over seeds, truncated at "
-        "100%), and the budget it ran at (full, or † and the fraction of the lecture's "
-        "updates). Nielsen's networks are measured as he does: test accuracy at the epoch of "
-        "best validation accuracy."
-    )
-    section.add(Table("headline", "The lecture's numbers and ours", table, for_reading(table)))
-    context.figure(
-        section,
-        figures.headline(table),
-        "headline",
-        "Lecture (×) and ours (mean, 95% CI) per network; † below the lecture's budget",
-    )
-    return parts
-
-
-def claims_section(
-    document: Document, sources: list[ResultsSource], context: Context, parts: list[Part]
-) -> None:
-    section = document.section("The lecture's claims")
-    section.text(f"Verdict rule. {verdicts.RULE}")
-    section.add(
-        Table("claims", "One row per claim of docs/lecture.md", verdicts.claims_table(parts))
-    )
-    if parts:
-        section.add(Table("claim-evidence", "Every measured part", verdicts.parts_table(parts)))
 
 
 # --- one results folder ----------------------------------------------------------------------
@@ -392,7 +319,7 @@ def failures(source: ResultsSource) -> Table | None:
 def source_section(document: Document, source: ResultsSource, context: Context) -> None:
     if source.finished.empty:
         document.section(f"{source.name}").text("No finished trials yet.", warning=True)
-    elif source.mode == "optuna":
+    elif is_search(source):
         optuna_section(document, source, context)
     else:
         grid_section(document, source, context)

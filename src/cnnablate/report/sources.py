@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from cnnablate.config import ExperimentConfig
 from cnnablate.errors import UserError
-from cnnablate.record import trial_config
+from cnnablate.record import results_table, trial_config
 from cnnablate.runner.folder import SPEC_FILE, folder_spec
 from cnnablate.runner.results import PARAM_PREFIX, read_results
 from cnnablate.runner.spec import Spec, load_spec, parse_spec
@@ -139,11 +139,7 @@ class ResultsSource:
 
 def load_source(path: Path) -> ResultsSource:
     path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path}: no such results folder")
-    table = path / "results.parquet"
-    if not table.is_file():
-        raise UserError(f"{path}: no results.parquet here (run `cnnablate run SPEC` first)")
+    table = results_table(path)
     try:
         frame = numeric(read_results(path))
     except (OSError, ValueError) as error:

@@ -11,7 +11,6 @@ from typing import Any
 from cnnablate.config import ExperimentConfig
 from cnnablate.data import input_shape
 from cnnablate.errors import UserError
-from cnnablate.models import build_network
 from cnnablate.runner.spec import Level, Spec
 
 SEED = "seed"
@@ -70,6 +69,8 @@ def cell_config(spec: Spec, cell_params: dict[str, Any]) -> ExperimentConfig:
 
 def check_cells(spec: Spec, cells: list[Cell]) -> None:
     """Every cell's config validates and its network builds; else one line naming the cell."""
+    from cnnablate.models import build_network  # torch, only once a spec is read and checked
+
     built: set[str] = set()
     where = str(spec.path or spec.name)
     for cell in cells:

@@ -19,7 +19,6 @@ from functools import cached_property
 from typing import Any
 
 import optuna
-import torch
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -257,7 +256,7 @@ class GridPlan:
         if self.spec.model.pack_seeds != "auto":
             return self.spec.model.pack_seeds
         wanted = accelerator or self.spec.model.accelerator
-        return wanted == "gpu" or (wanted == "auto" and torch.cuda.is_available())
+        return wanted == "gpu" or (wanted == "auto" and cuda_available())
 
 
 class SearchPlan:
@@ -309,15 +308,9 @@ class SearchPlan:
         return counts, []
 
     def table_rows(self, study: optuna.Study) -> list[Row]:
-        rows = []
-        for trial in sorted(
-            study.get_trials(deepcopy=False, states=FINISHED), key=lambda t: t.number
-        ):
-            short = (
-                None if trial.state == TrialState.FAIL else short_of(trial, self.asked_of(trial))
-            )
-            rows.append((trial, short))
-        return rows
+        trials = sorted(study.get_trials(deepcopy=False, states=FINISHED), key=lambda t: t.number)
+        failed = TrialState.FAIL
+        return [(t, None if t.state == failed else short_of(t, self.asked_of(t))) for t in trials]
 
     def check(self) -> None:
         """The search space was checked with the spec; nothing more to build."""
@@ -397,3 +390,9 @@ def combo_key(trial: Any) -> str | None:
         return None
     params = {k: v for k, v in json.loads(cell).items() if k != SEED}
     return json.dumps(params, sort_keys=True)
+
+
+def cuda_available() -> bool:
+    import torch  # here, not at the top: status and spec checks answer without torch
+
+    return torch.cuda.is_available()

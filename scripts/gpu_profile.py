@@ -21,7 +21,7 @@ from comparators import WARMUP_UPDATES, SteadyClock, synthetic_mnist_registered
 
 from cnnablate.config import apply_overrides
 from cnnablate.presets import get_preset
-from cnnablate.train import train_seeds
+from cnnablate.train import TrainOptions, train_seeds
 
 
 def time_updates(preset: str, seeds: list[int], overrides: list[str], updates: int, cudnn: bool):
@@ -33,10 +33,8 @@ def time_updates(preset: str, seeds: list[int], overrides: list[str], updates: i
     clock = SteadyClock(WARMUP_UPDATES * samples_per_update, updates * samples_per_update, device)
     with tempfile.TemporaryDirectory() as scratch, synthetic_mnist_registered():
         dirs = [Path(scratch) / str(seed) for seed in seeds]
-        (result, *_) = train_seeds(
-            config, seeds, dirs, accelerator="auto", progress="off", step_cap=updates,
-            callbacks=[clock],
-        )  # fmt: skip
+        options = TrainOptions(progress="off", step_cap=updates, callbacks=[clock])
+        (result, *_) = train_seeds(config, seeds, dirs, options)
     torch.backends.cudnn.benchmark = False
     return 1e6 * samples_per_update / clock.samples_per_s, result["update_path"]
 
@@ -54,9 +52,7 @@ def kernel_table(preset: str, updates: int) -> str:
         synthetic_mnist_registered(),
         profile(activities=activities) as prof,
     ):
-        train_seeds(
-            config, [0], [Path(scratch)], accelerator="auto", progress="off", step_cap=updates
-        )
+        train_seeds(config, [0], [Path(scratch)], TrainOptions(progress="off", step_cap=updates))
     key = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=60)
 

@@ -12,7 +12,7 @@ from cnnablate.data import build_datamodule
 from cnnablate.data.batches import to_float
 from cnnablate.module import Classifier, load_trained
 from cnnablate.presets import get_preset
-from cnnablate.train import train, train_seeds
+from cnnablate.train import TrainOptions, train, train_seeds
 from tests.test_train import tiny
 
 SEEDS = [0, 1]
@@ -39,9 +39,8 @@ def packed_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("packed")
     seen = UnpackedAtEachValidation()
     dirs = [out / f"seed{seed}" for seed in SEEDS]
-    results = train_seeds(
-        small_mlp(), SEEDS, dirs, progress="off", checkpoint=True, callbacks=[seen]
-    )
+    options = TrainOptions(progress="off", checkpoint=True, callbacks=[seen])
+    results = train_seeds(small_mlp(), SEEDS, dirs, options)
     return results, dirs, seen
 
 
@@ -67,7 +66,8 @@ def test_a_packed_seeds_best_ckpt_equals_the_seed_trained_alone(packed_run, tmp_
     results, dirs, _ = packed_run
     x = inputs()
     for seed, result, out_dir in zip(SEEDS, results, dirs, strict=True):
-        alone = train(small_mlp(), seed=seed, out_dir=tmp_path / str(seed), checkpoint=True)
+        options = TrainOptions(checkpoint=True)
+        alone = train(small_mlp(), seed=seed, out_dir=tmp_path / str(seed), options=options)
         assert alone["best_epoch"] == result["best_epoch"]
         lone = Classifier.load_from_checkpoint(tmp_path / str(seed) / "best.ckpt").eval()
         packed = Classifier.load_from_checkpoint(out_dir / "best.ckpt").eval()

@@ -7,7 +7,7 @@ from torch import nn
 from cnnablate.config import ExperimentConfig, apply_overrides, with_budget
 from cnnablate.graphed import WARMUP_UPDATES, GraphedBlocks
 from cnnablate.presets import get_preset
-from cnnablate.train import train
+from cnnablate.train import TrainOptions, train
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -64,7 +64,8 @@ def test_cpu_runs_the_eager_updates_and_says_why():
 
 def test_cpu_training_records_the_eager_path(tmp_path):
     config = with_budget(apply_overrides(get_preset("udl-cnn").config, []), max_steps=20)
-    result = train(config, seed=0, out_dir=tmp_path, progress="off", accelerator="cpu")
+    options = TrainOptions(progress="off", accelerator="cpu")
+    result = train(config, seed=0, out_dir=tmp_path, options=options)
     assert result["update_path"] == "eager"
     assert result["update_fallback"] == "not a CUDA device (cpu)"
     assert ExperimentConfig.model_validate(result["config"]).train.cuda_graph is True
@@ -126,7 +127,8 @@ def test_gpu_training_replays_a_graph_and_learns(tmp_path):
         overrides = [f"train.cuda_graph={str(enabled).lower()}"]
         config = with_budget(apply_overrides(get_preset("udl-cnn").config, overrides), 2000)
         out = tmp_path / str(enabled)
-        results[enabled] = train(config, seed=0, out_dir=out, progress="off", accelerator="gpu")
+        options = TrainOptions(progress="off", accelerator="gpu")
+        results[enabled] = train(config, seed=0, out_dir=out, options=options)
     assert results[True]["update_path"] == "cuda-graph"
     assert results[False]["update_path"] == "eager"
     # udl-cnn learns slowly: after 2,000 updates its train accuracy is about 0.41, on the CPU

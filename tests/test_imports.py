@@ -105,3 +105,14 @@ def test_imports_inside_functions_and_for_type_checking_count(tmp_path):
         "cnnablate.a",
         "cnnablate.b",
     }
+
+
+def test_lightning_loop_internals_are_touched_in_one_place():
+    """Only `Classifier._count_optimizer_steps` reaches into Lightning's private loops."""
+    internals = ("fit_loop", "epoch_loop", "optim_step_progress", "manual_optimization")
+    touching = {
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if any(name in p.read_text() for name in internals)
+    }
+    assert touching == {"module.py"}

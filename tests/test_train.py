@@ -12,8 +12,9 @@ from cnnablate.config import apply_overrides, with_budget
 from cnnablate.machine import git_commit
 from cnnablate.module import load_trained
 from cnnablate.presets import get_preset
-from cnnablate.train import best_validation, train
+from cnnablate.train import TrainOptions, best_validation, train
 
+QUIET = TrainOptions(progress="off")
 TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "achieved_flops_per_s", "wall_s", "pid"}
 
 
@@ -23,7 +24,8 @@ def tiny(name="udl-cnn", steps=120, overrides=()):
 
 
 def test_result_json_and_metrics_csv(tmp_path):
-    result = train(tiny(), seed=1, out_dir=tmp_path, preset="udl-cnn", progress="off")
+    options = TrainOptions(preset="udl-cnn", progress="off")
+    result = train(tiny(), seed=1, out_dir=tmp_path, options=options)
     stored = json.loads((tmp_path / "result.json").read_text())
     assert stored["test_acc"] == result["test_acc"]
     for key in [
@@ -58,9 +60,9 @@ def test_result_json_and_metrics_csv(tmp_path):
 
 
 def test_same_seed_same_metrics_on_cpu(tmp_path):
-    a = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "a", progress="off")
-    b = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "b", progress="off")
-    c = train(tiny(overrides=["model.dropout=0.2"]), seed=4, out_dir=tmp_path / "c", progress="off")
+    a = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "a", options=QUIET)
+    b = train(tiny(overrides=["model.dropout=0.2"]), seed=3, out_dir=tmp_path / "b", options=QUIET)
+    c = train(tiny(overrides=["model.dropout=0.2"]), seed=4, out_dir=tmp_path / "c", options=QUIET)
     strip = lambda r: {k: v for k, v in r.items() if k not in TIMING_KEYS}
     assert strip(a) == strip(b)
     assert (tmp_path / "a" / "metrics.csv").read_text() == (
@@ -71,7 +73,7 @@ def test_same_seed_same_metrics_on_cpu(tmp_path):
 
 def test_validation_split_gives_test_accuracy_at_best_validation(tmp_path):
     config = tiny(steps=140, overrides=["data.val_size=500"])  # 3500 train: 35 steps an epoch
-    result = train(config, seed=0, out_dir=tmp_path, progress="off")
+    result = train(config, seed=0, out_dir=tmp_path, options=QUIET)
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
     best = max(rows, key=lambda r: float(r["val_acc"]))
     assert result["best_val_acc"] == pytest.approx(float(best["val_acc"]))
@@ -94,7 +96,7 @@ def test_best_validation_takes_the_first_best_epoch():
 
 def test_diverging_run_is_recorded_as_diverged(tmp_path):
     config = tiny(name="udl-fc", steps=200, overrides=["optim.lr=1e6"])
-    result = train(config, seed=0, out_dir=tmp_path, progress="off")
+    result = train(config, seed=0, out_dir=tmp_path, options=QUIET)
     assert result["status"] == "diverged"
     assert result["diverged_at_step"] is not None and result["diverged_at_step"] <= 80
 
@@ -102,14 +104,15 @@ def test_diverging_run_is_recorded_as_diverged(tmp_path):
 @pytest.mark.parametrize("loss", ["mse", "bce"])
 def test_sigmoid_output_losses_train(tmp_path, loss):
     config = tiny(name="udl-mlp", steps=400, overrides=[f"loss={loss}", "optim.lr=0.5"])
-    result = train(config, seed=0, out_dir=tmp_path, progress="off")
+    result = train(config, seed=0, out_dir=tmp_path, options=QUIET)
     assert result["status"] == "ok" and result["test_acc"] > 0.2  # chance is 0.1
 
 
 def test_best_checkpoint_is_kept_when_asked(tmp_path):
     import torch
 
-    train(tiny(steps=80), seed=0, out_dir=tmp_path, progress="off", checkpoint=True)
+    options = TrainOptions(progress="off", checkpoint=True)
+    train(tiny(steps=80), seed=0, out_dir=tmp_path, options=options)
     saved = torch.load(tmp_path / "best.ckpt", map_location="cpu", weights_only=False)
     assert "state_dict" in saved and any(k.startswith("net.") for k in saved["state_dict"])
     module = load_trained(tmp_path / "best.ckpt")
@@ -119,7 +122,8 @@ def test_best_checkpoint_is_kept_when_asked(tmp_path):
 
 
 def test_step_cap_limits_the_budget(tmp_path):
-    result = train(tiny(steps=200), seed=0, out_dir=tmp_path, progress="off", step_cap=50)
+    options = TrainOptions(progress="off", step_cap=50)
+    result = train(tiny(steps=200), seed=0, out_dir=tmp_path, options=options)
     assert result["steps"] == 50 and result["step_cap"] == 50
 
 
@@ -129,9 +133,9 @@ def test_packed_seeds_match_separate_runs(tmp_path):
 
     config = tiny(steps=60, overrides=["model.hidden=[]"])  # the UDL CNN, conv layers only
     seeds = [3, 5, 8]
-    packed = train_seeds(config, seeds, [tmp_path / f"p{s}" for s in seeds], progress="off")
+    packed = train_seeds(config, seeds, [tmp_path / f"p{s}" for s in seeds], QUIET)
     for seed, together in zip(seeds, packed, strict=True):
-        alone = train(config, seed=seed, out_dir=tmp_path / f"s{seed}", progress="off")
+        alone = train(config, seed=seed, out_dir=tmp_path / f"s{seed}", options=QUIET)
         assert together["pack_size"] == 3 and alone["pack_size"] == 1
         assert together["test_loss"] == pytest.approx(alone["test_loss"], rel=1e-4, abs=1e-5)
         assert together["train_loss"] == pytest.approx(alone["train_loss"], rel=1e-4, abs=1e-5)
@@ -149,7 +153,8 @@ def test_packed_checkpoints_load_as_single_networks(tmp_path):
     from cnnablate.train import train_seeds
 
     config = tiny(steps=40)
-    train_seeds(config, [0, 1], [tmp_path / "a", tmp_path / "b"], progress="off", checkpoint=True)
+    options = TrainOptions(progress="off", checkpoint=True)
+    train_seeds(config, [0, 1], [tmp_path / "a", tmp_path / "b"], options)
     module = load_trained(tmp_path / "b" / "best.ckpt")
     assert module.copies == 1 and module.config == config
 
@@ -211,10 +216,7 @@ def layout_run(layout, out_dir, data_dir, overrides=(), seed=2):
         with_budget(config, max_steps=60),
         seed=seed,
         out_dir=out_dir / layout,
-        data_dir=data_dir,
-        progress="off",
-        checkpoint=True,
-        callbacks=[log],
+        options=TrainOptions(data_dir=data_dir, progress="off", checkpoint=True, callbacks=[log]),
     )
     return result, log
 

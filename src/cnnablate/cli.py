@@ -69,17 +69,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_writable(out_dir, keep=False)
     from cnnablate.checkpoints import checkpoint_line
     from cnnablate.data.fetch import resolve_data_dir
-    from cnnablate.train import train
+    from cnnablate.train import TrainOptions, train
 
-    result = train(
-        config,
-        seed=args.seed,
-        out_dir=out_dir,
+    options = TrainOptions(
         accelerator=args.accelerator,
         data_dir=resolve_data_dir(args.data_dir),
         preset=preset.name,
         checkpoint=args.checkpoint,
     )
+    result = train(config, seed=args.seed, out_dir=out_dir, options=options)
     from cnnablate.summaries import summary_line
 
     print(summary_line(result))

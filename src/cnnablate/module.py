@@ -207,8 +207,13 @@ class Classifier(pl.LightningModule):
     def _count_optimizer_steps(self, steps: int) -> None:
         """Advance Lightning's global_step by the updates of this block.
 
-        The raw optimiser (stepped directly, to keep per-update overhead low) is invisible to
-        Lightning's step counter, which checkpointing and loggers key on.
+        A block steps the raw optimiser directly (or replays its captured graph), not Lightning's
+        wrapper, so that an update costs no Lightning overhead; the wrapper is what advances
+        global_step, which checkpoints and loggers key on. So the count is added here, to the
+        manual-optimisation loop's step progress, a private attribute
+        (`trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress`), checked against
+        pytorch_lightning 2.6.6. This is the one place the package touches Lightning's loops.
+        Without a fitting trainer (a module stepped by hand) there is nothing to count.
         """
         trainer = self._trainer
         loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
@@ -350,7 +355,8 @@ class Classifier(pl.LightningModule):
 
 
 def load_trained(checkpoint: str | Path, map_location: str = "cpu") -> Classifier:
-    """A trained Classifier (eval mode) from a `best.ckpt` written by `train(checkpoint=True)`.
+    """A trained Classifier (eval mode) from a `best.ckpt` written by a run with
+    `TrainOptions(checkpoint=True)`.
 
     Also reads the files of earlier versions that `load_from_checkpoint` cannot: a packed seed's
     weights and hyper-parameters alone, without Lightning's version and the rest.

@@ -7,11 +7,11 @@ import io
 import math
 import os
 import platform
-import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -27,7 +27,7 @@ from cnnablate.callbacks import (
     resumable_state,
     resume_meta,
 )
-from cnnablate.checkpoints import best_checkpoint, offer_final_weights
+from cnnablate.checkpoints import BestWeights, best_checkpoint, offer_final_weights
 from cnnablate.config import ExperimentConfig
 from cnnablate.data import TensorDataModule, build_datamodule
 from cnnablate.data.batches import EvalBatches, to_float
@@ -36,12 +36,11 @@ from cnnablate.flops import training_flops_per_sample
 from cnnablate.machine import describe_device, running_commit, versions
 from cnnablate.models import count_params
 from cnnablate.module import Classifier
+from cnnablate.train_options import Progress, TrainOptions
 
 # Lightning's advice about logging intervals and a torch deprecation inside Lightning: noise here.
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
-
-Progress = Literal["bar", "lines", "off"]
 
 
 @torch.no_grad()
@@ -173,57 +172,76 @@ def train(
     config: ExperimentConfig,
     seed: int = 0,
     out_dir: Path | None = None,
-    **options: Any,
+    options: TrainOptions | None = None,
 ) -> dict[str, Any]:
-    """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`.
-
-    Options as for `train_seeds`.
-    """
-    out_dir = Path(out_dir or Path("runs") / (options.get("preset") or "custom") / f"seed{seed}")
-    return train_seeds(config, [seed], [out_dir], **options)[0]
+    """Train `config` with `seed`; write `result.json` and `metrics.csv` into `out_dir`."""
+    options = options or TrainOptions()
+    out_dir = Path(out_dir or Path("runs") / (options.preset or "custom") / f"seed{seed}")
+    return train_seeds(config, [seed], [out_dir], options)[0]
 
 
 def train_seeds(
     config: ExperimentConfig,
     seeds: list[int],
     out_dirs: list[Path],
-    accelerator: str = "auto",
-    data_dir: Path | None = None,
-    preset: str | None = None,
-    callbacks: list[pl.Callback] | None = None,
-    progress: Progress | None = None,
-    step_cap: int | None = None,
-    checkpoint: bool = False,
-    deadline: float | None = None,
-    label: str | None = None,
+    options: TrainOptions | None = None,
 ) -> list[dict[str, Any]]:
     """Train `config` once per seed, several seeds packed into one module when more than one.
 
     Each seed gets its own `result.json` and `metrics.csv` in its `out_dirs` entry. A packed run
     gives each seed the initialisation and data order it would have alone; `train_samples_per_s`
-    counts the samples of all seeds (`pack_size` says how many). `step_cap` caps the budget in
-    SGD updates (smoke runs); the result records it. `progress`: Lightning's bar, a line per
-    evaluation, or nothing (default: the bar on a terminal, lines otherwise). `checkpoint` keeps
-    each seed's best weights as a Lightning checkpoint `best.ckpt` in its folder (`BestWeights`).
+    counts the samples of all seeds (`pack_size` says how many).
 
     The run saves its whole state to `out_dirs[0]/resume.ckpt` every `train.checkpoint_every`
     and resumes from it when started again with the same config, seeds and cap. Given a
-    `deadline` (a `time.time()`), it stops at the last epoch end before it, saves, and raises
-    `Interrupted`; the file is removed when the run completes.
+    `deadline`, it stops at the last epoch end before it, saves, and raises `Interrupted`; the
+    file is removed when the run completes.
     """
-    started = time.perf_counter()
-    commit = running_commit()  # the code this process loaded, not HEAD when the run ends
-    accelerator = resolve_accelerator(accelerator)
+    options = options or TrainOptions()
     out_dirs = [Path(d) for d in out_dirs]
+    run = prepare(config, seeds, options)
+    fitted = fit(run, out_dirs, options)
+    return summarise(run, fitted, out_dirs, options)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run ready to fit: its data, its module (one copy per seed) and its budget."""
+
+    config: ExperimentConfig
+    seeds: list[int]
+    accelerator: str
+    datamodule: TensorDataModule
+    module: Classifier
+    updates: int  # the budget in SGD updates, after any step cap
+    max_epochs: int
+    started: float  # time.perf_counter()
+    commit: str | None  # the code this process loaded, not HEAD when the run ends
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the fit hands on beside the trained module."""
+
+    epochs: int
+    train_samples_per_s: float | None
+    best: BestWeights | None
+    resume_path: Path
+
+
+def prepare(config: ExperimentConfig, seeds: list[int], options: TrainOptions) -> Prepared:
+    """The data and module of a run, each seed's initialisation and data order as if alone."""
+    started, commit = time.perf_counter(), running_commit()
+    accelerator = resolve_accelerator(options.accelerator)
     packed = len(seeds) > 1
     pl.seed_everything(seeds[0], verbose=False)
     datamodule = build_datamodule(
-        config.data, seeds if packed else seeds[0], data_dir, config.train.steps_per_block
+        config.data, seeds if packed else seeds[0], options.data_dir, config.train.steps_per_block
     )
     datamodule.prepare()
     updates = budget_updates(config, datamodule.batches_per_epoch)
-    if step_cap is not None:
-        updates = min(updates, step_cap)
+    if options.step_cap is not None:
+        updates = min(updates, options.step_cap)
     datamodule.max_updates = updates
     max_epochs = math.ceil(updates / datamodule.batches_per_epoch)
     module = Classifier(
@@ -231,86 +249,107 @@ def train_seeds(
     )
     set_memory_format(module, config.train.memory_format, accelerator)
     pl.seed_everything(seeds[0], verbose=False)  # dropout streams start as in a lone run
+    return Prepared(
+        config, list(seeds), accelerator, datamodule, module, updates, max_epochs, started, commit
+    )
+
+
+def fit(run: Prepared, out_dirs: list[Path], options: TrainOptions) -> Fitted:
+    """Train the module under Lightning, from the run's saved state if there is one. Raises
+    `Interrupted` when the deadline stopped it (its state saved)."""
+    progress = options.shown_progress()
     meter = ThroughputMeter()
-    if progress is None:
-        progress = "bar" if sys.stderr.isatty() else "lines"
-    callbacks = [meter, *(callbacks or [])]
-    best = best_checkpoint(datamodule, out_dirs, seeds) if checkpoint else None
-    if best is not None:
-        callbacks.append(best)
-    if progress == "lines":
-        callbacks.append(PlainProgress(label or preset or "run", updates))
-    meta = resume_meta(config, seeds, step_cap)
-    resume_path = out_dirs[0] / RESUME_FILE
+    best = best_checkpoint(run.datamodule, out_dirs, run.seeds) if options.checkpoint else None
+    meta = resume_meta(run.config, run.seeds, options.step_cap)
     saver = ResumeCheckpoint(
-        resume_path,
-        config.train.checkpoint_every_updates,
-        config.train.checkpoint_every_s,
-        deadline,
+        out_dirs[0] / RESUME_FILE,
+        run.config.train.checkpoint_every_updates,
+        run.config.train.checkpoint_every_s,
+        options.deadline,
         meta,
     )
-    callbacks.append(saver)
-    trainer = build_trainer(config, accelerator, max_epochs, out_dirs[0], callbacks, progress)
-    resume_from = resumable_state(resume_path, meta)
+    callbacks = [meter, *options.callbacks, *([best] if best is not None else [])]
+    if progress == "lines":
+        callbacks.append(PlainProgress(options.run_label(), run.updates))
+    callbacks.append(saver)  # a Checkpoint after the best weights: its state includes theirs
+    trainer = build_trainer(
+        run.config, run.accelerator, run.max_epochs, out_dirs[0], callbacks, progress
+    )
+    resume_from = resumable_state(saver.path, meta)
     if best is not None and resume_from is None:
         for path in best.paths:  # an earlier run's, which this run might not better
             path.unlink(missing_ok=True)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=False)
+    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from, weights_only=False)
     # Lightning hands a GPU module back on the CPU; the final evaluations run where the data is.
-    module.to(trainer.strategy.root_device)
+    run.module.to(trainer.strategy.root_device)
     if saver.interrupted:
         raise Interrupted(
             f"stopped by its time limit after epoch {trainer.current_epoch} "
-            f"({module.updates} of {updates} updates); its state is in {resume_path}"
+            f"({run.module.updates} of {run.updates} updates); its state is in {saver.path}"
         )
+    return Fitted(trainer.current_epoch, meter.samples_per_s, best, saver.path)
+
+
+def summarise(
+    run: Prepared, fitted: Fitted, out_dirs: list[Path], options: TrainOptions
+) -> list[dict[str, Any]]:
+    """Evaluate the trained copies; write each seed's `metrics.csv` and `result.json`; remove
+    the saved state. Returns the results, one per seed."""
+    module, datamodule = run.module, run.datamodule
     tests = evaluate(module, datamodule.eval_batches("test"))
     trains = evaluate(module, EvalBatches(*_train_tensors(datamodule), 10_000))
-    shared = {
-        "preset": preset,
-        "pack_size": len(seeds),
-        "params": count_params(module.net) // module.copies,
-        "train_samples_per_s": meter.samples_per_s,
-        **flops_figures(module, datamodule, meter.samples_per_s),
-        "eval_samples_per_s": tests[0]["samples_per_s"] * module.copies,
-        "steps": module.updates,
-        "budget_steps": updates,
-        "step_cap": step_cap,
-        "epochs": trainer.current_epoch,
-        "wall_s": time.perf_counter() - started,
-        "device": describe_device(module.device),
-        "accelerator": accelerator,
-        "update_path": module.update_path,
-        "update_fallback": module.update_fallback,
-        "versions": versions(),
-        "commit": commit,
-        "hostname": platform.node(),
-        "pid": os.getpid(),
-        "config": config.model_dump(),
-    }
-    histories = completed_histories(module, datamodule, trainer.current_epoch)
-    if best is not None:
-        offer_final_weights(best, module, histories)
+    shared = shared_facts(run, fitted, options, eval_samples_per_s=tests[0]["samples_per_s"])
+    histories = completed_histories(module, datamodule, fitted.epochs)
+    if fitted.best is not None:
+        offer_final_weights(fitted.best, module, histories)
     results = []
-    for copy, seed in enumerate(seeds):
-        history = histories[copy]
-        diverged = module.diverged[copy] is not None
+    for copy, seed in enumerate(run.seeds):
         result = {
-            "status": "diverged" if diverged else "ok",
+            "status": "diverged" if module.diverged[copy] is not None else "ok",
             "diverged_at_step": module.diverged[copy],
             "seed": seed,
             "test_acc": tests[copy]["acc"],
             "test_error": 1.0 - tests[copy]["acc"],
             "test_loss": tests[copy]["loss"],
-            **best_validation(history),
+            **best_validation(histories[copy]),
             "train_acc": trains[copy]["acc"],
             "train_loss": trains[copy]["loss"],
             **shared,
         }
-        write_text(out_dirs[copy] / "metrics.csv", metrics_csv(history))
+        write_text(out_dirs[copy] / "metrics.csv", metrics_csv(histories[copy]))
         write_json(out_dirs[copy] / "result.json", result)
         results.append(result)
-    resume_path.unlink(missing_ok=True)
+    fitted.resume_path.unlink(missing_ok=True)
     return results
+
+
+def shared_facts(
+    run: Prepared, fitted: Fitted, options: TrainOptions, eval_samples_per_s: float
+) -> dict[str, Any]:
+    """The result's facts common to all seeds of the run (timings as of this call)."""
+    module, rate = run.module, fitted.train_samples_per_s
+    return {
+        "preset": options.preset,
+        "pack_size": len(run.seeds),
+        "params": count_params(module.net) // module.copies,
+        "train_samples_per_s": rate,
+        **flops_figures(module, run.datamodule, rate),
+        "eval_samples_per_s": eval_samples_per_s * module.copies,
+        "steps": module.updates,
+        "budget_steps": run.updates,
+        "step_cap": options.step_cap,
+        "epochs": fitted.epochs,
+        "wall_s": time.perf_counter() - run.started,
+        "device": describe_device(module.device),
+        "accelerator": run.accelerator,
+        "update_path": module.update_path,
+        "update_fallback": module.update_fallback,
+        "versions": versions(),
+        "commit": run.commit,
+        "hostname": platform.node(),
+        "pid": os.getpid(),
+        "config": run.config.model_dump(),
+    }
 
 
 def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float | None) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from cnnablate.config import apply_overrides, with_budget
 from cnnablate.presets import get_preset
 from cnnablate.runner.pruning import OptunaPruning
-from cnnablate.train import train
+from cnnablate.train import TrainOptions, train
 
 OVERRIDES = ["data.num_samples=600", "data.val_size=100", "model.hidden=[16]"]
 
@@ -27,9 +27,8 @@ def trial_of(pruner: optuna.pruners.BasePruner) -> optuna.trial.Trial:
 
 def test_reports_every_epoch_and_trains_to_the_end_unpruned(tmp_path):
     trial = trial_of(optuna.pruners.NopPruner())
-    result = train(
-        tiny_config(), out_dir=tmp_path, progress="off", callbacks=[OptunaPruning(trial, "val_acc")]
-    )
+    options = TrainOptions(progress="off", callbacks=[OptunaPruning(trial, "val_acc")])
+    result = train(tiny_config(), out_dir=tmp_path, options=options)
     frozen = trial.study.trials[0]
     val_accs = pd.read_csv(tmp_path / "metrics.csv")["val_acc"].tolist()
     assert sorted(frozen.intermediate_values) == list(range(result["epochs"]))
@@ -40,10 +39,6 @@ def test_reports_every_epoch_and_trains_to_the_end_unpruned(tmp_path):
 def test_a_pruned_trial_stops_at_its_first_validation(tmp_path):
     trial = trial_of(optuna.pruners.ThresholdPruner(lower=2.0))  # accuracy < 2: always pruned
     with pytest.raises(optuna.TrialPruned, match="pruned at epoch 0: val_acc"):
-        train(
-            tiny_config(),
-            out_dir=tmp_path,
-            progress="off",
-            callbacks=[OptunaPruning(trial, "val_acc")],
-        )
+        options = TrainOptions(progress="off", callbacks=[OptunaPruning(trial, "val_acc")])
+        train(tiny_config(), out_dir=tmp_path, options=options)
     assert list(trial.study.trials[0].intermediate_values) == [0]

@@ -44,7 +44,7 @@ from cnnablate.models import build_network, weight_parameters
 from cnnablate.module import l2_coefficient
 from cnnablate.perf.clock import SteadyClock
 from cnnablate.presets import get_preset
-from cnnablate.train import train
+from cnnablate.train import TrainOptions, train
 
 SYNTHETIC = "synthetic-mnist"
 SYNTHETIC_TRAIN = 40_000
@@ -199,16 +199,14 @@ def run_ours(
         config = apply_overrides(config, ["train.cuda_graph=false"])
     register_synthetic_mnist()  # where the workload was made elsewhere
     with tempfile.TemporaryDirectory() as scratch:
-        result = train(
-            config,
-            seed=SEED,
-            out_dir=Path(scratch),
+        options = TrainOptions(
             accelerator=ACCELERATORS[device.type],
             preset=workload.preset,
             progress="off",
             step_cap=updates,
             callbacks=[clock],
         )
+        result = train(config, seed=SEED, out_dir=Path(scratch), options=options)
     return Run(clock.steady_samples_per_s(), result["update_path"], result["update_fallback"])
 
 

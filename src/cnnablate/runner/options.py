@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cnnablate.train import Progress
+    from cnnablate.train_options import Progress
 
 # No trial is started this close to the deadline: it could not reach its first epoch end (its
 # first saved state) before being stopped, and would only lose its work.

@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
 if TYPE_CHECKING:  # the trial's own progress modes; the matrix's are the same three
-    from cnnablate.train import Progress
+    from cnnablate.train_options import Progress
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} cells [{elapsed}{postfix}]"
 

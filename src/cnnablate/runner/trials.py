@@ -48,7 +48,7 @@ def run_trials(
 ) -> list[str]:
     """Train claimed trials of one cell-without-seed together; tell Optuna how each ended.
     Returns each trial's outcome, in order."""
-    from cnnablate.train import train_seeds
+    from cnnablate.train import TrainOptions, train_seeds
 
     outcomes: dict[int, str] = {}
     todo = []
@@ -74,10 +74,7 @@ def run_trials(
                 trial.set_user_attr(CAP, options.step_cap)
             callbacks = plan.callbacks(todo[0]) if len(todo) == 1 else []
             try:
-                results = train_seeds(
-                    config,
-                    [seed for _, seed, _ in setups],
-                    dirs,
+                train_options = TrainOptions(
                     accelerator=options.accelerator or plan.spec.model.accelerator,
                     data_dir=options.data_dir,
                     preset=preset,
@@ -88,6 +85,7 @@ def run_trials(
                     deadline=options.deadline,
                     label=", ".join(trial_label(trial) for trial in todo),
                 )
+                results = train_seeds(config, [seed for _, seed, _ in setups], dirs, train_options)
             except Exception as error:
                 outcomes.update(tell_stopped(study, todo, error))
             else:

@@ -34,6 +34,11 @@ def test_override_sets_nested_and_list_fields():
         ("optim.lr=-1", "'optim.lr': Input should be greater than 0"),
         ("model.dropout=1.0", "'model.dropout': Input should be less than 1"),
         ("model.activation=swish", "not an activation; allowed: sigmoid, relu, tanh, identity"),
+        (
+            "model.conv.1.norm=layer",
+            "invalid 'model.conv.1.norm': not a normalisation layer; allowed: none, batch",
+        ),
+        ("optim.name=lbfgs", "invalid 'optim.name': not an optimiser; allowed: sgd, adam"),
         ("loss=hinge", "Input should be 'ce', 'bce' or 'mse'"),
         ("data.batch_size=ten", "'data.batch_size': Input should be a valid integer"),
         ("optim.lr", "--set expects KEY=VALUE"),

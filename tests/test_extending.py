@@ -1,6 +1,8 @@
 """Extending the suite as a researcher would: a new data set is its module and one registry line;
 a new factor level (here an activation) is one registry line and the spec that names it. Each
-is run end to end (config, runner, results table, report) with nothing else changed."""
+is run end to end (config, runner, results table, report) with nothing else changed. A new
+normalisation layer or optimiser is one registry entry too: a config naming it validates, and
+networks (lone and packed) build and train with it."""
 
 from __future__ import annotations
 
@@ -11,13 +13,20 @@ import pytest
 import torch
 from torch import nn
 
+from cnnablate.config import apply_overrides, with_budget
 from cnnablate.data import DATAMODULES, Split, TensorDataModule, fetch_dataset
+from cnnablate.errors import UserError
 from cnnablate.models.activations import ACTIVATIONS
+from cnnablate.models.norms import NORMS
+from cnnablate.module import Classifier
+from cnnablate.optimisers import OPTIMISERS
+from cnnablate.presets import get_preset
 from cnnablate.report import build_report
 from cnnablate.runner.execute import RunOptions, run_spec
 from cnnablate.runner.results import read_results
 from cnnablate.runner.spec import parse_spec
 from cnnablate.runner.storage import default_storage_url
+from cnnablate.train import TrainOptions, train, train_seeds
 
 
 # --- file 1 of a new data set: its module ----------------------------------------------------
@@ -92,3 +101,41 @@ def test_a_new_activation_is_one_registry_line_and_the_spec(monkeypatch, tmp_pat
     table, report = run_and_report(tmp_path, "factor", "mnist1d", ["relu", "softsign"])
     assert sorted(table["param.model.activation"]) == ["relu", "softsign"]
     assert set(table["state"]) == {"COMPLETE"} and "softsign" in report
+
+
+# --- a new normalisation layer and a new optimiser: one registry entry each ---------------------
+def group_norm(channels: int, dims: int) -> nn.Module:
+    return nn.GroupNorm(1, channels)
+
+
+def rmsprop(groups, optim, capturable: bool) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(groups, lr=optim.lr, momentum=optim.momentum)
+
+
+NEW_NAMES = ["model.conv.0.norm=group", "model.conv.1.norm=group", "optim.name=rmsprop"]
+
+
+def test_a_new_norm_and_optimiser_are_refused_until_registered():
+    with pytest.raises(UserError, match="not a normalisation layer; allowed: none, batch$"):
+        apply_overrides(get_preset("udl-cnn").config, NEW_NAMES[:1])
+    with pytest.raises(UserError, match="not an optimiser; allowed: sgd, adam$"):
+        apply_overrides(get_preset("udl-cnn").config, NEW_NAMES[2:])
+
+
+def test_a_new_norm_and_optimiser_are_one_registry_entry_each(monkeypatch, tmp_path):
+    monkeypatch.setitem(NORMS, "group", group_norm)  # the registry entries
+    monkeypatch.setitem(OPTIMISERS, "rmsprop", rmsprop)
+    config = apply_overrides(get_preset("udl-cnn").config, [*NEW_NAMES, "optim.lr=0.001"])
+    config = with_budget(config, max_steps=20)
+    assert [layer.norm for layer in config.model.conv] == ["group", "group", "none"]
+    module = Classifier(config, (1, 40), num_train=4000, seeds=[0, 1])
+    assert type(module.configure_optimizers()) is torch.optim.RMSprop
+    assert isinstance(module.net.unpack(0)[0][0][1], nn.GroupNorm)
+    quiet = TrainOptions(progress="off")
+    alone = train(config, seed=0, out_dir=tmp_path / "alone", options=quiet)
+    packed = train_seeds(config, [0, 1], [tmp_path / "p0", tmp_path / "p1"], quiet)
+    params = 2_050 + 2 * (2 * 15)  # udl-cnn and two group norms' scale and shift
+    assert alone["status"] == "ok" and alone["params"] == packed[0]["params"] == params
+    assert packed[0]["test_loss"] == pytest.approx(alone["test_loss"], rel=1e-4, abs=1e-5)
+    with pytest.raises(UserError, match="allowed: none, batch, group$"):
+        apply_overrides(config, ["model.conv.0.norm=layer"])

@@ -60,3 +60,11 @@ def test_leaves_gradients_and_random_state_alone():
     torch.manual_seed(0)
     assert torch.equal(torch.rand(3), after)
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_leaves_batch_norms_running_statistics_alone():
+    net = nn.Sequential(nn.BatchNorm1d(IN), nn.Linear(IN, OUT))
+    before = {name: t.clone() for name, t in net.state_dict().items()}
+    x, y = batch()
+    training_flops_per_sample(net.train(), cross_entropy, x + 3.0, y)
+    assert all(torch.equal(t, before[name]) for name, t in net.state_dict().items())

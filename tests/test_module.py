@@ -89,6 +89,33 @@ def test_l2_decays_weights_only_alone_and_packed(seeds):
     assert len(penalised) + len(others["params"]) == len(list(module.parameters()))
 
 
+@pytest.mark.parametrize(
+    ("optim", "kind", "settings"),
+    [
+        ({"momentum": 0.9}, torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+        ({"name": "adam", "lr": 0.01}, torch.optim.Adam, {"lr": 0.01, "capturable": False}),
+    ],
+)
+def test_the_optimiser_is_the_registrys_with_the_configs_settings(optim, kind, settings):
+    module = Classifier(config(l2=1.0, **optim), (1, 12), num_train=100)
+    optimizer = module.configure_optimizers()
+    assert type(optimizer) is kind
+    for group, expected in zip(optimizer.param_groups, module.parameter_groups(), strict=True):
+        assert group["weight_decay"] == expected["weight_decay"]
+        assert {key: group[key] for key in settings} == settings
+
+
+@pytest.mark.parametrize("seeds", [None, [0, 1]])
+def test_batch_norm_parameters_are_not_decayed_by_l2(seeds):
+    normed = apply_overrides(config(l2=2.0), ["model.conv.0.norm=batch"])
+    module = Classifier(normed, (1, 12), num_train=100, seeds=seeds)
+    weights, others = module.parameter_groups()
+    copies = (len(seeds),) if seeds else ()
+    shapes = [(3, 1, 3), (8, 30), (10, 8)]  # conv, hidden, output
+    assert [tuple(w.shape) for w in weights["params"]] == [copies + shape for shape in shapes]
+    assert len(others["params"]) == 3 + 2  # three biases, batch norm's scale and shift
+
+
 def test_a_stock_trainer_fits_validates_tests_and_loads_it_back(tmp_path):
     """An ordinary LightningModule too: plain (x, y) batches from any DataLoader, one update
     each; validate and test; `load_from_checkpoint` rebuilds it."""

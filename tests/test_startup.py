@@ -1,7 +1,8 @@
 """The command line answers at once: help, version, the preset listing and bad input, each
 without importing torch or Lightning (which take seconds). How fast is measured in
 bench/test_startup.py, not here; here, what is imported. Also the facts kept light for that
-(parameter counts, activation and data-set names) against what they stand for."""
+(parameter counts; the names of activations, norms, optimisers and data sets) against what they
+stand for."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from cnnablate.config import BUILTIN_ACTIVATIONS
+from cnnablate.config import BUILTIN_ACTIVATIONS, BUILTIN_NORMS, BUILTIN_OPTIMISERS
 from cnnablate.data import input_shape
 from cnnablate.data.registry import DATAMODULES, LazyRegistry
 from cnnablate.models import build_network, count_params
 from cnnablate.models.activations import ACTIVATIONS
+from cnnablate.models.norms import NORMS
+from cnnablate.optimisers import OPTIMISERS
 from cnnablate.presets import list_presets
 
 HEAVY = ("torch", "pytorch_lightning", "lightning")
@@ -55,6 +58,8 @@ def cases(specs: Path) -> list[tuple[list[str], int]]:
         (["train", "udl-cnn", "--max-steps", "0"], 2),
         (["train", "lenet-5"], 2),
         (["train", "udl-cnn", "--set", "optim.lr=-0.1"], 2),
+        (["train", "udl-cnn", "--set", "optim.name=adam", "--set", "optim.lr=-0.1"], 2),
+        (["train", "udl-cnn", "--set", "model.conv.0.norm=batch", "--set", "optim.lr=-0.1"], 2),
         (["train", "udl-cnn", "--set", "optim.lrr=1"], 2),
         (["train", "udl-cnn", "--set", "data.name=cifar"], 2),
         (["data", "fetch", "cifar"], 2),
@@ -93,8 +98,13 @@ def test_the_listed_parameter_counts_are_those_of_the_built_networks(preset):
     assert count_params(network) == preset.params
 
 
-def test_the_activations_known_without_torch_are_in_the_registry():
-    assert set(BUILTIN_ACTIVATIONS) <= set(ACTIVATIONS)
+@pytest.mark.parametrize(
+    ("builtin", "registry"),
+    [(BUILTIN_ACTIVATIONS, ACTIVATIONS), (BUILTIN_NORMS, NORMS), (BUILTIN_OPTIMISERS, OPTIMISERS)],
+    ids=["activations", "norms", "optimisers"],
+)
+def test_the_names_known_without_torch_are_those_of_the_registry(builtin, registry):
+    assert list(builtin) == list(registry)
 
 
 def test_every_registered_data_set_is_the_module_of_its_name():

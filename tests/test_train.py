@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import subprocess
 
 import pytest
@@ -146,6 +147,29 @@ def test_packed_seeds_match_separate_runs(tmp_path):
             assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-4)
             assert float(a["test_acc"]) == pytest.approx(float(b["test_acc"]), abs=2e-3)
     assert len({r["test_loss"] for r in packed}) == 3  # the copies are independent
+
+
+def test_packed_seeds_with_batch_norm_match_separate_runs(tmp_path):
+    """Each copy's running statistics are its own: evaluated on them, and in its best.ckpt."""
+    from cnnablate.train import train_seeds
+
+    norms = [f"model.conv.{layer}.norm=batch" for layer in range(3)]
+    config = tiny(steps=40, overrides=norms)
+    options = TrainOptions(progress="off", checkpoint=True)
+    seeds = [3, 5]
+    packed = train_seeds(config, seeds, [tmp_path / f"p{s}" for s in seeds], options)
+    x = torch.randn(50, 1, 40, generator=torch.Generator().manual_seed(0))
+    for seed, together in zip(seeds, packed, strict=True):
+        alone = train(config, seed=seed, out_dir=tmp_path / f"s{seed}", options=options)
+        assert together["status"] == alone["status"] == "ok"
+        assert math.isfinite(together["train_loss"]) and together["pack_size"] == 2
+        assert together["test_loss"] == pytest.approx(alone["test_loss"], rel=1e-4, abs=1e-5)
+        assert together["train_loss"] == pytest.approx(alone["train_loss"], rel=1e-4, abs=1e-5)
+        assert together["test_acc"] == pytest.approx(alone["test_acc"], abs=2e-3)
+        lone = load_trained(tmp_path / f"s{seed}" / "best.ckpt")
+        unpacked = load_trained(tmp_path / f"p{seed}" / "best.ckpt")
+        torch.testing.assert_close(unpacked(x), lone(x), atol=1e-5, rtol=0)
+    assert packed[0]["test_loss"] != packed[1]["test_loss"]
 
 
 def test_packed_checkpoints_load_as_single_networks(tmp_path):

@@ -6,6 +6,7 @@ data, network, loss, optimiser and budget. Inside the package the config is trus
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -22,24 +23,54 @@ from pydantic import (
 from cnnablate.data.registry import DATAMODULES
 from cnnablate.errors import UserError
 
-# The built-in names of the registry `cnnablate.models.activations.ACTIVATIONS`, known here
-# without importing torch (tests/test_startup.py checks them against it). Other names are
-# looked up in the registry itself, so that one added there is valid at once.
-BUILTIN_ACTIVATIONS = ("sigmoid", "relu", "tanh", "identity")
+# The built-in names of the registries that need torch, known here without importing it, so that
+# the command line checks a config without torch (tests/test_startup.py checks each tuple against
+# its registry). A name added to a registry at run time is looked up in the registry itself, so
+# it is valid at once; a new built-in entry also writes its name here.
+BUILTIN_ACTIVATIONS = ("sigmoid", "relu", "tanh", "identity")  # models/activations.py
+BUILTIN_NORMS = ("none", "batch")  # models/norms.py
+BUILTIN_OPTIMISERS = ("sgd", "adam")  # optimisers.py
 
 
-def _known_activation(name: str) -> str:
-    if name in BUILTIN_ACTIVATIONS:
-        return name
+def _activations() -> Collection[str]:
     from cnnablate.models.activations import ACTIVATIONS
 
-    if name not in ACTIVATIONS:
-        raise ValueError(f"not an activation; allowed: {', '.join(ACTIVATIONS)}")
-    return name
+    return ACTIVATIONS
+
+
+def _norms() -> Collection[str]:
+    from cnnablate.models.norms import NORMS
+
+    return NORMS
+
+
+def _optimisers() -> Collection[str]:
+    from cnnablate.optimisers import OPTIMISERS
+
+    return OPTIMISERS
+
+
+def registry_name(what: str, builtin: tuple[str, ...], registry: Callable[[], Collection[str]]):
+    """The type of a config field naming an entry of `registry` (imported only for a name that
+    is not `builtin`); any other name is refused with the registry's names."""
+
+    def known(name: str) -> str:
+        if name in builtin:
+            return name
+        names = registry()
+        if name not in names:
+            raise ValueError(f"not {what}; allowed: {', '.join(names)}")
+        return name
+
+    return Annotated[str, AfterValidator(known)]
 
 
 # A name of the registry `cnnablate.models.activations.ACTIVATIONS`.
-Activation = Annotated[str, AfterValidator(_known_activation)]
+Activation = registry_name("an activation", BUILTIN_ACTIVATIONS, _activations)
+# A name of the registry `cnnablate.models.norms.NORMS`.
+Norm = registry_name("a normalisation layer", BUILTIN_NORMS, _norms)
+# A name of the registry `cnnablate.optimisers.OPTIMISERS`.
+Optimiser = registry_name("an optimiser", BUILTIN_OPTIMISERS, _optimisers)
 PoolKind = Literal["max", "mean", "none"]
 InitScheme = Literal["nielsen", "nielsen-ch1", "nielsen-ch3", "kaiming", "default"]
 LossName = Literal["ce", "bce", "mse"]
@@ -88,6 +119,7 @@ class ConvLayerConfig(StrictModel):
     # Nielsen's ConvPool layer applies its activation after pooling.
     activation_after_pool: bool = True
     activation: Activation | None = None  # None: the model's activation
+    norm: Norm = "none"  # right after the convolution, before pooling and activation
     dropout: Probability = 0.0  # on this layer's input
 
     @model_validator(mode="after")
@@ -110,7 +142,7 @@ class ModelConfig(StrictModel):
 
 
 class OptimConfig(StrictModel):
-    name: Literal["sgd", "adam"] = "sgd"
+    name: Optimiser = "sgd"
     lr: Annotated[float, Field(gt=0.0)] = 0.1
     momentum: Probability = 0.0
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.0

@@ -20,20 +20,25 @@ def training_flops_per_sample(net: nn.Module, loss_fn: Loss, x: Tensor, y: Tenso
     """FLOPs of one forward and backward pass of `net` on the batch `(x, y)`, per sample.
 
     The backward pass computes the gradients of the trainable parameters (and of `x` only when
-    `x` requires them), as a training step does. The parameters' `.grad` and the random number
-    generators are left as they were, so counting before training changes nothing about it.
+    `x` requires them), as a training step does. The parameters' `.grad`, the buffers (batch
+    norm's running statistics, which a training-mode forward updates) and the random number
+    generators are left as they were, so counting changes nothing about training.
     """
     params = [p for p in net.parameters() if p.requires_grad]
     leaves = [*params, x] if x.requires_grad else params
     # backward() rather than autograd.grad(): FlopCounterMode's module hooks reject the latter
     # when a leaf such as `x` is asked for; the gradients it leaves behind are put back after.
     saved = [leaf.grad for leaf in leaves]
+    buffers = [(buffer, buffer.clone()) for buffer in net.buffers()]
     with _same_random_state(x.device), FlopCounterMode(display=False) as counter:
         for leaf in leaves:
             leaf.grad = None
         loss_fn(net(x), y).backward(inputs=leaves)
     for leaf, grad in zip(leaves, saved, strict=True):
         leaf.grad = grad
+    with torch.no_grad():
+        for buffer, value in buffers:
+            buffer.copy_(value)
     return counter.get_total_flops() / len(x)
 
 

@@ -28,6 +28,7 @@ from cnnablate.graphed import GraphedBlocks
 from cnnablate.losses import get_loss
 from cnnablate.models import build_network, weight_parameters
 from cnnablate.models.packed import PackedNetwork
+from cnnablate.optimisers import build_optimiser
 
 
 def l2_coefficient(config: ExperimentConfig, num_train: int) -> float:
@@ -320,9 +321,10 @@ class Classifier(pl.LightningModule):
             scheduler.step()
 
     def parameter_groups(self) -> list[dict[str, Any]]:
-        """Weights decay by Nielsen's L2 coefficient plus any plain weight decay; biases by the
-        plain weight decay alone. SGD and Adam add `decay * w` to the gradient, which is
-        exactly the gradient of the penalty `0.5 * l2 * sum(w^2)` (`l2_penalty`)."""
+        """Weights decay by Nielsen's L2 coefficient plus any plain weight decay; biases (and
+        normalisation layers' parameters) by the plain weight decay alone. SGD and Adam add
+        `decay * w` to the gradient, which is exactly the gradient of the penalty
+        `0.5 * l2 * sum(w^2)` (`l2_penalty`); see `optimisers.py` for others."""
         weights = self.net.weights() if self.packed else weight_parameters(self.net)
         weight_ids = {id(w) for w in weights}
         others = [p for p in self.parameters() if id(p) not in weight_ids]
@@ -334,13 +336,8 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optim = self.config.optim
-        groups = self.parameter_groups()
-        if optim.name == "adam":
-            # Adam keeps its step count on the device only when capturable, as capture needs.
-            capturable = self.config.train.cuda_graph and self.device.type == "cuda"
-            optimizer = torch.optim.Adam(groups, lr=optim.lr, capturable=capturable)
-        else:
-            optimizer = torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum)
+        capturable = self.config.train.cuda_graph and self.device.type == "cuda"
+        optimizer = build_optimiser(self.parameter_groups(), optim, capturable)
         if optim.schedule == "none":
             return optimizer
         if optim.schedule == "cosine":

@@ -35,6 +35,9 @@ def initialise(net: nn.Module, scheme: InitScheme) -> None:
     - `nielsen`: network3 (ch. 6): weights N(0, 1/n_out), biases N(0, 1), output layer zero.
     - `nielsen-ch1`: network.py (ch. 1): weights and biases N(0, 1).
     - `nielsen-ch3`: network2.py (ch. 3): weights N(0, 1/n_in), biases N(0, 1).
+
+    Only conv and linear layers are touched: normalisation layers (`norms.py`) keep their own
+    initialisation (batch norm: scale 1, shift 0) under every scheme.
     """
     if scheme == "default":
         return

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from cnnablate.config import Activation, ConvLayerConfig
 from cnnablate.models.activations import activation
+from cnnablate.models.norms import norm_layer
 
 
 class NielsenDropout(nn.Module):
@@ -41,7 +42,7 @@ def pooling(dims: int, layer: ConvLayerConfig) -> nn.Module | None:
 
 
 class ConvBlock(nn.Sequential):
-    """[dropout] → conv → activation and pooling, in the order the config asks for."""
+    """[dropout] → conv → [norm] → activation and pooling, in the order the config asks for."""
 
     def __init__(
         self,
@@ -64,6 +65,9 @@ class ConvBlock(nn.Sequential):
         pool = pooling(dims, layer)
         modules: list[nn.Module] = [dropout(layer.dropout, dropout_style)] if layer.dropout else []
         modules.append(conv)
+        norm = norm_layer(layer.norm, layer.channels, dims)
+        if norm is not None:
+            modules.append(norm)
         if pool is None:
             modules.append(act)
         elif layer.activation_after_pool:

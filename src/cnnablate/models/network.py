@@ -29,8 +29,20 @@ def conv_stack(config: ModelConfig, input_shape: tuple[int, ...]) -> nn.Sequenti
 
 
 def output_shape(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of one sample's output, by a forward of a zero input in the module's mode (its
+    dropout draws from the random stream, so the layers built after it are initialised as they
+    always were), but with the layers that keep buffers (batch norm's running statistics) in
+    evaluation mode: in training mode they would update them, and refuse a single value."""
+    stateful = [
+        m for m in module.modules() if m.training and next(m.buffers(False), None) is not None
+    ]
+    for layer in stateful:
+        layer.eval()
     with torch.no_grad():
-        return tuple(module(torch.zeros(1, *input_shape)).shape[1:])
+        shape = tuple(module(torch.zeros(1, *input_shape)).shape[1:])
+    for layer in stateful:
+        layer.train()
+    return shape
 
 
 def fully_connected(config: ModelConfig, in_features: int, num_classes: int) -> nn.Sequential:

@@ -243,3 +243,18 @@ def test_the_checks_fail_on_an_empty_axes_and_on_overlapping_labels():
     ax.errorbar(range(10), range(10), fmt="o")
     ax.set_xticks(range(10), PRESETS)
     assert overlapping_ticks(crowded)
+
+
+def test_a_figure_saved_twice_gives_the_same_files(tmp_path):
+    def draw() -> Figure:
+        figure = Figure(figsize=(3, 2))
+        axes = figure.subplots()
+        axes.plot([0, 1, 2], [1, 3, 2])
+        axes.set_title("clip paths and ids")
+        return figure
+
+    for folder in ("a", "b"):
+        figures.save(draw(), tmp_path / folder, "curve")
+    for suffix in (".png", ".svg"):
+        first = (tmp_path / "a" / f"curve{suffix}").read_bytes()
+        assert first == (tmp_path / "b" / f"curve{suffix}").read_bytes()

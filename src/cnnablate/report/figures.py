@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -42,7 +43,9 @@ def save(figure: Figure, folder: Path, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{name}.png"
     figure.savefig(png, dpi=100, bbox_inches="tight", metadata={"Software": None})
-    figure.savefig(folder / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
+    # A fixed salt makes the SVG's element ids (random by default) the same on every rebuild.
+    with matplotlib.rc_context({"svg.hashsalt": name}):
+        figure.savefig(folder / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
     return png
 
 

@@ -15,23 +15,22 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from comparators import WARMUP_UPDATES, SteadyClock, synthetic_mnist_registered
-
 from cnnablate.config import apply_overrides
+from cnnablate.perf.clock import SteadyClock
+from cnnablate.perf.worker import WARMUP_UPDATES
+from cnnablate.perf.workloads import synthetic_config
 from cnnablate.presets import get_preset
 from cnnablate.train import TrainOptions, train_seeds
 
 
 def time_updates(preset: str, seeds: list[int], overrides: list[str], updates: int, cudnn: bool):
     """Microseconds per (packed) update after the bench's warm-up, and the update path."""
-    config = apply_overrides(get_preset(preset).config, overrides)
+    config = synthetic_config(apply_overrides(get_preset(preset).config, overrides))
     torch.backends.cudnn.benchmark = cudnn
     samples_per_update = config.data.batch_size * len(seeds)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     clock = SteadyClock(WARMUP_UPDATES * samples_per_update, updates * samples_per_update, device)
-    with tempfile.TemporaryDirectory() as scratch, synthetic_mnist_registered():
+    with tempfile.TemporaryDirectory() as scratch:
         dirs = [Path(scratch) / str(seed) for seed in seeds]
         options = TrainOptions(progress="off", step_cap=updates, callbacks=[clock])
         (result, *_) = train_seeds(config, seeds, dirs, options)
@@ -46,12 +45,10 @@ def kernel_table(preset: str, updates: int) -> str:
     activities = [ProfilerActivity.CPU]
     if torch.cuda.is_available():
         activities.append(ProfilerActivity.CUDA)
-    config = apply_overrides(get_preset(preset).config, ["train.cuda_graph=false"])
-    with (
-        tempfile.TemporaryDirectory() as scratch,
-        synthetic_mnist_registered(),
-        profile(activities=activities) as prof,
-    ):
+    config = synthetic_config(
+        apply_overrides(get_preset(preset).config, ["train.cuda_graph=false"])
+    )
+    with tempfile.TemporaryDirectory() as scratch, profile(activities=activities) as prof:
         train_seeds(config, [0], [Path(scratch)], TrainOptions(progress="off", step_cap=updates))
     key = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=60)

@@ -17,9 +17,11 @@ from cnnablate.runner.storage import default_storage_url
 from tests.reliability.processes import RunProcess
 from tests.reliability.study_checks import load_study
 
-# One trial of 20 epochs of 8 updates, with dropout (a random stream to restore) and its state
-# saved at every epoch end.
-RESUME_SPEC = """
+# One trial of 100 epochs of 8 updates, with dropout (a random stream to restore) and its state
+# saved at every epoch end. Long enough (seconds) that a kill soon after the first saved state
+# lands in mid-run on a fast, quiet machine too.
+STEPS = 800
+RESUME_SPEC = f"""
 name: resume
 base:
   preset: udl-mlp
@@ -32,7 +34,7 @@ base:
     train.steps_per_block: 4
     train.checkpoint_every: 1
 seeds: [5]
-budget: {max_steps: 160}
+budget: {{max_steps: {STEPS}}}
 """
 METRICS = ("test_acc", "test_loss", "train_acc", "train_loss", "best_epoch", "best_val_acc")
 
@@ -81,7 +83,7 @@ def assert_same_run(a: tuple[dict, str], b: tuple[dict, str]) -> None:
     (result_a, metrics_a), (result_b, metrics_b) = a, b
     assert metrics_a == metrics_b  # every epoch's losses and accuracies, to the last bit
     assert {k: result_a[k] for k in METRICS} == {k: result_b[k] for k in METRICS}
-    assert result_b["steps"] == 160
+    assert result_b["steps"] == STEPS
 
 
 @pytest.mark.slow

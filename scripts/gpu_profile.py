@@ -1,8 +1,8 @@
 """Where a GPU update's time goes: microseconds per update of the real training path under a few
 settings, and the kernels of eager updates (run once per campaign by scripts/gpu_campaign.py).
 
-Each row trains a preset on synthetic MNIST-shaped data (bench/comparators.py) with
-`train_seeds`, and times the blocks after the first three (the GPU synchronised at both ends).
+Each row trains a preset on synthetic MNIST-shaped data (cnnablate.perf.workloads) with
+`train_seeds`, and times it with the speed checks' clock (cnnablate.perf.clock) after their warm-up.
 `--dry` runs the same on the CPU with a few updates.
 """
 

@@ -352,7 +352,7 @@ def report(
         )
     if "eval" in kinds:
         sections.append(
-            "## Evaluation (`cnnablate.train.evaluate`)\n\n"
+            "## Evaluation (the module's test path, `trainer.test`)\n\n"
             + simple_table(measurements, "eval", [OURS])
         )
     if "data" in kinds:

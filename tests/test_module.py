@@ -1,4 +1,5 @@
 import copy
+import math
 
 import pytest
 import pytorch_lightning as pl
@@ -6,7 +7,10 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from cnnablate.config import apply_overrides, validate_config
+from cnnablate.data.batches import EvalBatches, to_float
 from cnnablate.data.mnist1d import MNIST1DDataModule
+from cnnablate.evaluation import evaluate
+from cnnablate.metrics import EvalTotals
 from cnnablate.module import Classifier, l2_coefficient
 from cnnablate.presets import get_preset
 
@@ -149,3 +153,44 @@ def test_a_stock_trainer_fits_validates_tests_and_loads_it_back(tmp_path):
         loaded, dataloaders=test_loader
     )
     assert again["test_acc"] == pytest.approx(tested["test_acc"])
+
+
+def test_eval_totals_are_exact_and_a_nan_batch_makes_the_loss_nan():
+    totals = EvalTotals()
+    y = torch.arange(1000) % 10
+    logits = torch.nn.functional.one_hot((y + (torch.arange(1000) >= 99)) % 10, 10).float()
+    totals.update(torch.tensor(0.5), logits, y)
+    loss, acc = totals.compute()
+    assert (loss, acc) == (0.5, 99 / 1000)  # not float32's 0.0989999995
+    totals.update(torch.tensor(float("nan")), logits[:10], y[:10])
+    loss, acc = totals.compute()
+    assert math.isnan(loss) and acc == 109 / 1010
+
+
+def test_final_metrics_come_from_the_modules_test_and_validation_steps_per_copy():
+    """`evaluate` runs the module's own steps in `trainer.test`/`trainer.validate`: each copy's
+    metrics per named split (a copy with NaN weights gets a NaN loss), no history, the module
+    back on the trainer's device."""
+    config = apply_overrides(get_preset("udl-cnn").config, ["data.num_samples=600"])
+    data = MNIST1DDataModule(config.data)
+    data.prepare()
+    train, test = data.splits["train"], data.splits["test"]
+    module = Classifier(config, data.input_shape, len(train), seeds=[0, 1])
+    with torch.no_grad():
+        next(module.net.parameters())[1].fill_(float("nan"))
+    splits = {"test": EvalBatches(test.x, test.y, 64), "train": EvalBatches(train.x, train.y, 100)}
+    results, rate = evaluate(module, splits, "cpu")
+    assert rate is not None and rate > 0
+    z = module.eval()(to_float(test.x))
+    for index, result in enumerate(results):
+        assert set(result) == {"test_loss", "test_acc", "train_loss", "train_acc"}
+        hits = (z[index].argmax(-1) == test.y).sum().item()
+        assert result["test_acc"] == hits / len(test.y)
+    assert math.isfinite(results[0]["test_loss"]) and math.isnan(results[1]["test_loss"])
+    validated, rate = evaluate(module, {"test": splits["test"]}, "cpu", "validate")
+    assert rate is None and [row["test_acc"] for row in validated] == [
+        row["test_acc"] for row in results
+    ]
+    assert validated[0]["test_loss"] == results[0]["test_loss"]
+    assert math.isnan(validated[1]["test_loss"])
+    assert module.histories == [[], []] and module.device.type == "cpu"

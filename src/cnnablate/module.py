@@ -21,11 +21,11 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
 from cnnablate.config import ExperimentConfig
 from cnnablate.graphed import GraphedBlocks
 from cnnablate.losses import get_loss
+from cnnablate.metrics import EvalTotals
 from cnnablate.models import build_network, weight_parameters
 from cnnablate.models.packed import PackedNetwork
 from cnnablate.optimisers import build_optimiser
@@ -39,6 +39,9 @@ def l2_coefficient(config: ExperimentConfig, num_train: int) -> float:
     if optim.l2_scale == "examples":
         return optim.l2 / num_train
     return optim.l2 / math.ceil(num_train / config.data.batch_size)
+
+
+EVAL_SPLITS = ("val", "test", "train")
 
 
 class Classifier(pl.LightningModule):
@@ -71,17 +74,17 @@ class Classifier(pl.LightningModule):
         self.l2 = l2_coefficient(config, num_train)
         self.automatic_optimization = False
         copies = range(self.copies)
-        self.eval_acc = nn.ModuleDict(
-            {
-                split: nn.ModuleList(
-                    MulticlassAccuracy(num_classes, average="micro") for _ in copies
-                )
-                for split in ("val", "test")
-            }
+        # Evaluation totals per split and copy (`EvalTotals`: no state in checkpoints), keyed
+        # `split_<name>` ('train' is a Module method, no ModuleDict key).
+        self.eval_totals = nn.ModuleDict(
+            {f"split_{split}": nn.ModuleList(EvalTotals() for _ in copies) for split in EVAL_SPLITS}
         )
-        self.eval_loss = nn.ModuleDict(
-            {split: nn.ModuleList(MeanMetric() for _ in copies) for split in ("val", "test")}
-        )
+        # The split of each evaluation loader, where the caller sets it (`evaluation.evaluate`);
+        # else the datamodule's (val if any, then test), else 'val' (validate) or 'test' (test).
+        self.eval_split_names: list[str] | None = None
+        # Each copy's metrics of the last `trainer.validate` / `trainer.test`, by split:
+        # `[{f"{split}_loss": ..., f"{split}_acc": ...}, ...]`.
+        self.last_eval: list[dict[str, float]] = [{} for _ in copies]
         self.train_loss = nn.ModuleList(MeanMetric() for _ in copies)
         self.train_acc = nn.ModuleList(MeanMetric() for _ in copies)
         self.updates = 0
@@ -226,55 +229,65 @@ class Classifier(pl.LightningModule):
     ) -> None:
         self._update_eval(self._eval_splits()[dataloader_idx], *batch)
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_index: int) -> None:
-        self._update_eval("test", *batch)
+    def test_step(
+        self, batch: tuple[Tensor, Tensor], batch_index: int, dataloader_idx: int = 0
+    ) -> None:
+        self._update_eval(self._eval_splits("test")[dataloader_idx], *batch)
 
     def on_test_epoch_end(self) -> None:
-        for copy in range(self.copies):
-            loss, acc = self.eval_loss["test"][copy], self.eval_acc["test"][copy]
+        self.last_eval = [self._eval_metrics(copy, "test") for copy in range(self.copies)]
+        for copy, metrics in enumerate(self.last_eval):
             suffix = "" if copy == 0 else f"_{copy}"
-            self.log(f"test_loss{suffix}", loss.compute().item())
-            self.log(f"test_acc{suffix}", acc.compute().item())
-            loss.reset()
-            acc.reset()
+            self.log_dict({f"{key}{suffix}": value for key, value in metrics.items()})
 
-    def _eval_splits(self) -> list[str]:
-        """Validation loaders: ours give the val split (if any) then test; any other loader is
-        'val'."""
+    def _eval_splits(self, default: str = "val") -> list[str]:
+        """The split of each evaluation loader: as set in `eval_split_names`, else ours (the val
+        split if any, then test); any other loader is `default`."""
+        if self.eval_split_names is not None:
+            return self.eval_split_names
+        if default == "test":
+            return ["test"]
         datamodule = getattr(self.trainer, "datamodule", None)
         names = getattr(datamodule, "eval_split_names", None)
-        return names() if names is not None else ["val"]
+        return names() if names is not None else [default]
 
     def _update_eval(self, split: str, x: Tensor, y: Tensor) -> None:
         z = self.per_copy(self(x))
         for copy in range(self.copies):
-            self.eval_loss[split][copy].update(self.loss_fn(z[copy], y), weight=len(y))
-            self.eval_acc[split][copy].update(z[copy], y)
+            self.eval_totals[f"split_{split}"][copy].update(self.loss_fn(z[copy], y), z[copy], y)
+
+    def _eval_metrics(self, copy: int, default: str = "val") -> dict[str, float]:
+        """Loss and accuracy of `copy` on each evaluated split; its totals reset."""
+        metrics: dict[str, float] = {}
+        for split in dict.fromkeys(self._eval_splits(default)):
+            totals = self.eval_totals[f"split_{split}"][copy]
+            metrics[f"{split}_loss"], metrics[f"{split}_acc"] = totals.compute()
+            totals.reset()
+        return metrics
 
     def on_validation_epoch_end(self) -> None:
-        rows = [self._epoch_row(copy) for copy in range(self.copies)]
         if self.trainer.sanity_checking:
+            for copy in range(self.copies):
+                self._eval_metrics(copy)
             return
-        fitting = self.trainer.state.fn == "fit"  # a `trainer.validate` is no epoch of training
-        if fitting:
-            for history, copy_row in zip(self.histories, rows, strict=True):
-                history.append(copy_row)
+        if self.trainer.state.fn != "fit":  # a `trainer.validate` is no epoch of training
+            self.last_eval = [self._eval_metrics(copy) for copy in range(self.copies)]
+            self.log_dict(self.last_eval[0])  # what `validate` returns, as Lightning does
+            return
+        rows = [self._epoch_row(copy) for copy in range(self.copies)]
+        for history, copy_row in zip(self.histories, rows, strict=True):
+            history.append(copy_row)
         row = rows[0]
         numeric = {k: v for k, v in row.items() if v is not None and k != "epoch"}
-        # In training the logger gets the row at the update count (below); a `validate` call
-        # returns what is logged, as Lightning does.
-        self.log_dict({k: float(v) for k, v in numeric.items()}, logger=not fitting)
-        if fitting and self.logger is not None:
+        # The logger gets the row at the update count, not at Lightning's step.
+        self.log_dict({k: float(v) for k, v in numeric.items()}, logger=False)
+        if self.logger is not None:
             self.logger.log_metrics({**numeric, "epoch": row["epoch"]}, step=self.updates)
 
     def _epoch_row(self, copy: int) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": self.current_epoch + 1, "step": self.updates}
         row["train_loss"], row["train_acc"] = self._compute_train_metrics(copy)
-        for split in self._eval_splits():
-            loss, acc = self.eval_loss[split][copy], self.eval_acc[split][copy]
-            row[f"{split}_loss"], row[f"{split}_acc"] = loss.compute().item(), acc.compute().item()
-            loss.reset()
-            acc.reset()
+        row.update(self._eval_metrics(copy))
         return row
 
     def _compute_train_metrics(self, copy: int) -> tuple[float | None, float | None]:

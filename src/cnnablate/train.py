@@ -32,6 +32,7 @@ from cnnablate.config import ExperimentConfig
 from cnnablate.data import TensorDataModule, build_datamodule
 from cnnablate.data.batches import EvalBatches, to_float
 from cnnablate.errors import Interrupted, UserError
+from cnnablate.evaluation import evaluate
 from cnnablate.flops import training_flops_per_sample
 from cnnablate.machine import describe_device, running_commit, versions
 from cnnablate.models import count_params
@@ -41,32 +42,6 @@ from cnnablate.train_options import Progress, TrainOptions
 # Lightning's advice about logging intervals and a torch deprecation inside Lightning: noise here.
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
-
-
-@torch.no_grad()
-def evaluate(module: Classifier, batches: EvalBatches) -> list[dict[str, float]]:
-    """Loss, accuracy and samples/s of each copy of `module` on a split (one warm-up batch
-    not timed)."""
-    module.eval()
-    device = module.device
-    module(next(iter(batches))[0].to(device))
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    loss_sum = torch.zeros(module.copies, device=device, dtype=torch.float64)
-    correct = torch.zeros(module.copies, device=device, dtype=torch.long)
-    n = 0
-    for x, y in batches:
-        x, y = x.to(device), y.to(device)
-        z = module.per_copy(module(x))
-        loss_sum += torch.stack([module.loss_fn(z[c], y) for c in range(module.copies)]) * len(y)
-        correct += (z.argmax(-1) == y).sum(-1)
-        n += len(y)
-    seconds = time.perf_counter() - start
-    return [
-        {"loss": loss.item() / n, "acc": hits.item() / n, "samples_per_s": n / seconds}
-        for loss, hits in zip(loss_sum, correct, strict=True)
-    ]
 
 
 def resolve_accelerator(accelerator: str) -> str:
@@ -141,7 +116,11 @@ def build_trainer(
 
 
 def completed_histories(
-    module: Classifier, datamodule: TensorDataModule, epochs: int
+    module: Classifier,
+    datamodule: TensorDataModule,
+    epochs: int,
+    accelerator: str,
+    progress_bar: bool = False,
 ) -> list[list[dict]]:
     """Each copy's validation history, ending at its last update: a run whose last epoch was not
     validated (a step cap between validations) gets a final row, evaluated only then."""
@@ -152,20 +131,23 @@ def completed_histories(
         if module.diverged[copy] is None and (not history or history[-1]["step"] != module.updates)
     ]
     if unvalidated:
-        finals = final_rows(module, datamodule, epochs)
+        finals = final_rows(module, datamodule, epochs, accelerator, progress_bar)
         for copy in unvalidated:
             histories[copy].append(finals[copy])
     return histories
 
 
-def final_rows(module: Classifier, datamodule: TensorDataModule, epochs: int) -> list[dict]:
-    rows: list[dict[str, Any]] = [
-        {"epoch": epochs, "step": module.updates} for _ in range(module.copies)
-    ]
-    for split in datamodule.eval_split_names():
-        for row, result in zip(rows, evaluate(module, datamodule.eval_batches(split)), strict=True):
-            row[f"{split}_loss"], row[f"{split}_acc"] = result["loss"], result["acc"]
-    return rows
+def final_rows(
+    module: Classifier,
+    datamodule: TensorDataModule,
+    epochs: int,
+    accelerator: str,
+    progress_bar: bool = False,
+) -> list[dict]:
+    """Each copy's row at its last update: its validation splits through `trainer.validate`."""
+    splits = {name: datamodule.eval_batches(name) for name in datamodule.eval_split_names()}
+    evaluated, _ = evaluate(module, splits, accelerator, "validate", progress_bar)
+    return [{"epoch": epochs, "step": module.updates, **metrics} for metrics in evaluated]
 
 
 def train(
@@ -296,10 +278,14 @@ def summarise(
     """Evaluate the trained copies; write each seed's `metrics.csv` and `result.json`; remove
     the saved state. Returns the results, one per seed."""
     module, datamodule = run.module, run.datamodule
-    tests = evaluate(module, datamodule.eval_batches("test"))
-    trains = evaluate(module, EvalBatches(*_train_tensors(datamodule), 10_000))
-    shared = shared_facts(run, fitted, options, eval_samples_per_s=tests[0]["samples_per_s"])
-    histories = completed_histories(module, datamodule, fitted.epochs)
+    bar = options.shown_progress() == "bar"
+    splits = {
+        "test": datamodule.eval_batches("test"),
+        "train": EvalBatches(*_train_tensors(datamodule), 10_000),
+    }
+    finals, eval_rate = evaluate(module, splits, run.accelerator, "test", bar)
+    shared = shared_facts(run, fitted, options, eval_samples_per_s=eval_rate)
+    histories = completed_histories(module, datamodule, fitted.epochs, run.accelerator, bar)
     if fitted.best is not None:
         offer_final_weights(fitted.best, module, histories)
     results = []
@@ -308,12 +294,12 @@ def summarise(
             "status": "diverged" if module.diverged[copy] is not None else "ok",
             "diverged_at_step": module.diverged[copy],
             "seed": seed,
-            "test_acc": tests[copy]["acc"],
-            "test_error": 1.0 - tests[copy]["acc"],
-            "test_loss": tests[copy]["loss"],
+            "test_acc": finals[copy]["test_acc"],
+            "test_error": 1.0 - finals[copy]["test_acc"],
+            "test_loss": finals[copy]["test_loss"],
             **best_validation(histories[copy]),
-            "train_acc": trains[copy]["acc"],
-            "train_loss": trains[copy]["loss"],
+            "train_acc": finals[copy]["train_acc"],
+            "train_loss": finals[copy]["train_loss"],
             **shared,
         }
         write_text(out_dirs[copy] / "metrics.csv", metrics_csv(histories[copy]))
@@ -324,7 +310,7 @@ def summarise(
 
 
 def shared_facts(
-    run: Prepared, fitted: Fitted, options: TrainOptions, eval_samples_per_s: float
+    run: Prepared, fitted: Fitted, options: TrainOptions, eval_samples_per_s: float | None
 ) -> dict[str, Any]:
     """The result's facts common to all seeds of the run (timings as of this call)."""
     module, rate = run.module, fitted.train_samples_per_s
@@ -334,7 +320,9 @@ def shared_facts(
         "params": count_params(module.net) // module.copies,
         "train_samples_per_s": rate,
         **flops_figures(module, run.datamodule, rate),
-        "eval_samples_per_s": eval_samples_per_s * module.copies,
+        "eval_samples_per_s": (
+            eval_samples_per_s * module.copies if eval_samples_per_s is not None else None
+        ),
         "steps": module.updates,
         "budget_steps": run.updates,
         "step_cap": options.step_cap,

@@ -149,6 +149,28 @@ def test_run_then_status(capsys, tmp_path):
     assert "tiny: 6 cells: 0 done, 6 short, 0 running, 0 failed, 0 pending" in out_text
 
 
+@pytest.mark.parametrize("cap, steps", [(None, 24), ("8", 8)])
+def test_a_dry_run_lists_each_cell_with_its_budget_and_trains_nothing(
+    capsys, tmp_path, monkeypatch, cap, steps
+):
+    from tests.runner.conftest import TINY_SPEC
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    argv = ["run", str(spec), "--dry-run", *(["--max-steps", cap] if cap else [])]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    lines = out.splitlines()
+    cells = [json.loads(line.split("steps", 1)[1]) for line in lines[:-1]]
+    assert sorted((c["model.activation"], c["seed"]) for c in cells) == sorted(
+        (activation, seed) for activation in ("relu", "tanh") for seed in (0, 1, 2)
+    )
+    assert all(line.split()[0] == str(steps) for line in lines[:-1])
+    assert "tiny: 6 cells" in lines[-1] and f"{6 * steps} steps in all" in lines[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]  # nothing written
+
+
 def test_storage_url_from_the_environment(capsys, tmp_path, monkeypatch):
     from tests.runner.conftest import TINY_SPEC
 

@@ -91,6 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cnnablate.runner.spec import load_spec
 
     spec = load_spec(args.spec)
+    from cnnablate.runner.plans import make_plan
+
+    if args.dry_run:
+        from cnnablate.runner.status import print_plan
+
+        print_plan(make_plan(spec, args.max_steps))
+        return 0
     from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.runner.execute import RunOptions, run_spec
     from cnnablate.runner.status import print_status
@@ -109,8 +116,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         deadline=time.time() + args.time_limit if args.time_limit else None,
     )
     study = run_spec(spec, options)
-    from cnnablate.runner.plans import make_plan
-
     counts = print_status(study, make_plan(spec, args.max_steps))
     from cnnablate.summaries import print_cell_summary
 
@@ -278,6 +283,7 @@ def build_parser() -> Parser:
     )
     run.add_argument("--workers", type=positive_int, default=1, help="processes on this machine")
     run.add_argument("--max-steps", type=positive_int, help="cap every trial (smoke runs)")
+    run.add_argument("--dry-run", action="store_true", help="list the cells, train nothing")
     run.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="override the spec's")
     run.add_argument(
         "--time-limit",

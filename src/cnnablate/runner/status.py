@@ -8,6 +8,7 @@ from pathlib import Path
 
 import optuna
 
+from cnnablate.budget import asked_steps
 from cnnablate.errors import UserError
 from cnnablate.runner.folder import adopt_table, folder_spec
 from cnnablate.runner.plans import Plan, make_plan
@@ -84,3 +85,18 @@ def print_status(study: optuna.Study, plan: Plan, per_cell: bool = True) -> Coun
     cap = f" (asked: --max-steps {plan.step_cap:,})" if plan.step_cap else ""
     print(f"{plan.spec.name}: {plan.total} {plan.unit}{cap}: {summary}")
     return counts
+
+
+def print_plan(plan: Plan) -> None:
+    """What a run would train, with nothing trained or written: each cell with the updates asked
+    of it (its seed is in its key), or a search's trials and the updates each may take."""
+    plan.check()
+    steps = [asked_steps(config, plan.step_cap) for config in plan.configs()]
+    if plan.unit == "cells":
+        for cell, asked in zip(plan.cells, steps, strict=True):
+            print(f"{asked:>10,} steps  {cell.key}")
+        total = f"{sum(steps):,} steps in all"
+    else:
+        total = f"up to {steps[0]:,} steps each"
+    cap = f" (asked: --max-steps {plan.step_cap:,})" if plan.step_cap else ""
+    print(f"{plan.spec.name}: {plan.total} {plan.unit}{cap}, {total}; dry run: nothing trained")

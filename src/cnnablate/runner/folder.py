@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from cnnablate.atomic import write_text
 from cnnablate.errors import UserError
+from cnnablate.record import RESULTS_TABLE
 from cnnablate.runner.grid import SEED
 from cnnablate.runner.plans import Plan
 from cnnablate.runner.results import PARAM_PREFIX, read_results
@@ -48,7 +49,7 @@ def claim_folder(spec: Spec, out_dir: Path) -> None:
             f"{out_dir}: holds the results of a different spec ({out_dir / SPEC_FILE}, "
             f"hash {recorded.hash}; this one {spec.hash}); use another --out"
         )
-    if recorded is None and (out_dir / "results.parquet").is_file() and not _has_study(out_dir):
+    if recorded is None and (out_dir / RESULTS_TABLE).is_file() and not _has_study(out_dir):
         raise UserError(
             f"{out_dir}: holds a results table but neither {SPEC_FILE} nor study.db, so its spec "
             "is unknown; use another --out"
@@ -64,7 +65,7 @@ def _has_study(out_dir: Path) -> bool:
 def adopt_table(study: optuna.Study, plan: Plan, out_dir: Path) -> int:
     """Into a study without trials, the completed and pruned trials of the folder's table (in
     their order; Optuna numbers them anew). Returns how many; call it under the claim lock."""
-    table = Path(out_dir) / "results.parquet"
+    table = Path(out_dir) / RESULTS_TABLE
     if study.get_trials(deepcopy=False) or not table.is_file():
         return 0
     frame = read_results(out_dir)

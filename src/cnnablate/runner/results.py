@@ -18,7 +18,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnablate.atomic import atomic_path
-from cnnablate.record import FLOAT, INT, SCHEMA, TEXT, TIME, TrialRecord
+from cnnablate.record import FLOAT, INT, RESULTS_TABLE, SCHEMA, TEXT, TIME, TrialRecord
 
 if TYPE_CHECKING:
     from cnnablate.runner.plans import Plan
@@ -104,7 +104,7 @@ def _missing(value: Any) -> bool:
 
 def write_results(out_dir: Path, frame: pd.DataFrame) -> None:
     """`results.parquet` and `results.csv`, each written to a temporary name and renamed."""
-    with atomic_path(out_dir / "results.parquet") as tmp:
+    with atomic_path(out_dir / RESULTS_TABLE) as tmp:
         frame.to_parquet(tmp, index=False)
     with atomic_path(out_dir / "results.csv") as tmp:
         frame.to_csv(tmp, index=False)
@@ -113,4 +113,4 @@ def write_results(out_dir: Path, frame: pd.DataFrame) -> None:
 def read_results(out_dir: Path) -> pd.DataFrame:
     """A results folder's table (one row per finished trial) in `SCHEMA`, also one written by
     an earlier version."""
-    return conform(pd.read_parquet(Path(out_dir) / "results.parquet"))
+    return conform(pd.read_parquet(Path(out_dir) / RESULTS_TABLE))

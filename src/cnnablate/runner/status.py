@@ -10,6 +10,7 @@ import optuna
 
 from cnnablate.budget import asked_steps
 from cnnablate.errors import UserError
+from cnnablate.record import RESULTS_TABLE
 from cnnablate.runner.folder import adopt_table, folder_spec
 from cnnablate.runner.plans import Plan, make_plan
 from cnnablate.runner.spec import Spec, load_spec, parse_spec
@@ -31,7 +32,7 @@ def locate_study(
         folder = Path("results") / spec.name
     if storage_url is None and not (folder / "study.db").exists():
         spec = spec or folder_spec(folder)
-        if spec is None or not (folder / "results.parquet").is_file():
+        if spec is None or not (folder / RESULTS_TABLE).is_file():
             where = f"{folder}" if path.is_dir() else f"{target}: not run yet ({folder}"
             raise UserError(
                 f"{where}: no study.db, nor results.parquet with spec.yaml"

@@ -82,3 +82,20 @@ def fake_fashion_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             (directory / name).write_bytes(data)
     return directory
+
+
+OUTSIDE = Path(__file__).parent / "outside"
+
+
+@pytest.fixture
+def outside_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder outside the repository holding a user's modules (tests/outside/*.py: `nets`,
+    `blobs`), importable by name here and in the processes these tests start."""
+    folder = tmp_path / "usercode"
+    folder.mkdir()
+    for source in OUTSIDE.glob("*.py"):
+        (folder / source.name).write_text(source.read_text())
+    monkeypatch.syspath_prepend(str(folder))
+    path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)
+    monkeypatch.setenv("PYTHONPATH", path)
+    return folder

@@ -211,8 +211,8 @@ def short_eval_splits(monkeypatch):
     """MNIST's val and test splits, and the final evaluation of the training split, cut to their
     first EVAL_IMAGES (evaluating 70,000 images of a conv net twice took most of 45 s)."""
     from cnnablate.data.base import Split
+    from cnnablate.data.batches import EvalBatches
     from cnnablate.data.mnist import MNISTDataModule
-    from cnnablate.train import _train_tensors as train_tensors
 
     load_splits = MNISTDataModule.load_splits
 
@@ -224,8 +224,11 @@ def short_eval_splits(monkeypatch):
 
     monkeypatch.setattr(MNISTDataModule, "load_splits", shortened)
     monkeypatch.setattr(
-        "cnnablate.train._train_tensors",
-        lambda datamodule: tuple(t[:EVAL_IMAGES] for t in train_tensors(datamodule)),
+        MNISTDataModule,
+        "train_eval_batches",
+        lambda self: EvalBatches(
+            self.splits["train"].x[:EVAL_IMAGES], self.splits["train"].y[:EVAL_IMAGES], 10_000
+        ),
     )
 
 

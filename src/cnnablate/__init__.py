@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,3 +18,13 @@ def load_results(path: str | Path) -> pd.DataFrame:
     from cnnablate.runner.results import read_results
 
     return read_results(Path(path))
+
+
+def __getattr__(name: str) -> Any:
+    """`cnnablate.run`, `cnnablate.train` and `cnnablate.report` (api.py), imported on first
+    use so that `import cnnablate` stays light."""
+    if name in ("run", "train", "report"):
+        from cnnablate import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

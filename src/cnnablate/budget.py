@@ -8,19 +8,13 @@ that run asks (`reaches`): a smoke run never passes for the real one.
 
 from __future__ import annotations
 
-import math
-
 from cnnablate.config import DataConfig, ExperimentConfig
 
 
-def train_size(data: DataConfig) -> int:
-    from cnnablate.data import datamodule_class
-
-    return datamodule_class(data.name).train_size(data)
-
-
 def batches_per_epoch(data: DataConfig) -> int:
-    return math.ceil(train_size(data) / data.batch_size)
+    from cnnablate.data import batches_per_epoch
+
+    return batches_per_epoch(data)
 
 
 def budget_steps(config: ExperimentConfig) -> int:

@@ -57,7 +57,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from cnnablate.config import apply_overrides, with_budget
-    from cnnablate.presets import get_preset
+    from cnnablate.presets import get_preset, recorded_preset
 
     preset = get_preset(args.preset)
     config = apply_overrides(preset.config, args.set or [])
@@ -71,7 +71,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = TrainOptions(
         accelerator=args.accelerator,
         data_dir=resolve_data_dir(args.data_dir),
-        preset=preset.name,
+        preset=recorded_preset(preset.name, config),
+        label=preset.name,
         checkpoint=args.checkpoint,
     )
     result = train(config, seed=args.seed, out_dir=out_dir, options=options)

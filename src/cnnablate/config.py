@@ -6,6 +6,7 @@ data, network, loss, optimiser and budget. Inside the package the config is trus
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal
 
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from cnnablate.data.registry import DATAMODULES
-from cnnablate.errors import UserError
+from cnnablate.errors import UserError, format_validation_error
 
 # The built-in names of the registries that need torch, known here without importing it, so that
 # the command line checks a config without torch (tests/test_startup.py checks each tuple against
@@ -76,6 +77,23 @@ InitScheme = Literal["nielsen", "nielsen-ch1", "nielsen-ch3", "kaiming", "defaul
 LossName = Literal["ce", "bce", "mse"]
 Augment = Literal["none", "shift", "affine"]
 
+IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _import_path(text: str) -> str:
+    if not IMPORT_PATH.match(text):
+        raise ValueError("expected an import path 'package.module:name'")
+    return text
+
+
+# "package.module:attribute" — an object found by import path (a network factory, a data module).
+ImportPath = Annotated[str, AfterValidator(_import_path)]
+# The keyword arguments handed to such an object: any names, YAML values.
+Kwargs = dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Any]
+# Mappings of the config that take new keys (`--set model.kwargs.width=64`); every other key of
+# a config must exist to be set.
+OPEN_MAPPINGS = ("model.kwargs", "data.kwargs")
+
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -86,6 +104,13 @@ class StrictModel(BaseModel):
 
 class DataConfig(StrictModel):
     name: str = "mnist1d"  # a data set of the registry `cnnablate.data.registry.DATAMODULES`
+    # Or any LightningDataModule by import path, made as `Class(**kwargs)` (data/external.py); its
+    # `name` is then this path. In memory (auto: when its samples fit in a quarter of the free
+    # memory) its splits are read once and batched as every data set here is (batch_size,
+    # shuffle, per-seed order); else its own DataLoaders feed the training, one seed at a time.
+    module: ImportPath | None = None
+    kwargs: Kwargs = Field(default_factory=dict)
+    in_memory: bool | Literal["auto"] = "auto"
     batch_size: PositiveInt = 100
     eval_batch_size: PositiveInt = 1000
     shuffle: bool = True
@@ -99,12 +124,30 @@ class DataConfig(StrictModel):
     # MNIST-1D has no validation split; this many training samples (from the end) become one.
     val_size: Annotated[int, Field(ge=0)] = 0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _module_names_the_data(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("module"):
+            return {**data, "name": data["module"]}
+        return data
+
     @field_validator("name")
     @classmethod
     def _registered(cls, name: str) -> str:
-        if name not in DATAMODULES:
-            raise ValueError(f"not a data set; allowed: {', '.join(DATAMODULES)}")
+        if name not in DATAMODULES and ":" not in name:
+            raise ValueError(
+                f"not a data set; allowed: {', '.join(DATAMODULES)}, or data.module "
+                "'package.module:Class' (a LightningDataModule)"
+            )
         return name
+
+    @model_validator(mode="after")
+    def _path_names_a_module(self) -> DataConfig:
+        if ":" in self.name and self.module != self.name:
+            raise ValueError("an import path goes in data.module, not data.name")
+        if self.kwargs and self.module is None:
+            raise ValueError("data.kwargs go with data.module")
+        return self
 
 
 class ConvLayerConfig(StrictModel):
@@ -130,6 +173,11 @@ class ConvLayerConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
+    # Your own network instead of the builder's: `factory(input_shape=..., num_classes=K,
+    # **kwargs)` returns an nn.Module mapping (B, *input_shape) to logits (B, K)
+    # (models/factory.py); the fields below are then not used.
+    factory: ImportPath | None = None
+    kwargs: Kwargs = Field(default_factory=dict)
     conv: list[ConvLayerConfig] = Field(default_factory=list)
     hidden: list[PositiveInt] = Field(default_factory=list)
     activation: Activation = "relu"
@@ -139,6 +187,12 @@ class ModelConfig(StrictModel):
     # "inverted": PyTorch's nn.Dropout, rescale by 1/(1-p) in training.
     dropout_style: Literal["nielsen", "inverted"] = "inverted"
     init: InitScheme = "default"
+
+    @model_validator(mode="after")
+    def _kwargs_need_a_factory(self) -> ModelConfig:
+        if self.kwargs and self.factory is None:
+            raise ValueError("model.kwargs go with model.factory")
+        return self
 
 
 class OptimConfig(StrictModel):
@@ -202,30 +256,6 @@ class ExperimentConfig(StrictModel):
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(max_epochs=1))
 
 
-def format_validation_error(
-    error: ValidationError, where: str = "config", allowed: list[str] | None = None
-) -> str:
-    """One line naming the first bad field, the value given and what is allowed (for an unknown
-    top-level key: `allowed`). Used for configs and specs alike."""
-    first = error.errors()[0]
-    key = _error_key(first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        names = f" (allowed: {', '.join(allowed)})" if allowed and "." not in key else ""
-        return f"{where}: unknown key '{key}'{names}"
-    if first["type"] == "missing":
-        return f"{where}: missing key '{key}'"
-    if "input" in first and first["type"] not in ("value_error", "model_type"):
-        return f"{where}: invalid value {first['input']!r} for '{key}': {message}"
-    return f"{where}: invalid '{key}': {message}" if key else f"{where}: {message}"
-
-
-def _error_key(loc: tuple) -> str:
-    """The dotted key of an error's location, without pydantic's union and validator tags."""
-    tags = ("function-", "list[", "float", "int", "categorical", "str", "constrained-str")
-    return ".".join(str(part) for part in loc if not str(part).startswith(tags))
-
-
 def validate_config(data: dict[str, Any], where: str = "config") -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate(data)
@@ -265,7 +295,7 @@ def set_key(tree: dict[str, Any], dotted: str, value: Any) -> None:
                 where = printable(prefix.rstrip("."))
                 raise UserError(f"unknown config key '{shown}': '{where}' {held}")
             index: Any = int(part)
-        elif isinstance(node, dict) and part in node:
+        elif isinstance(node, dict) and (part in node or prefix.rstrip(".") in OPEN_MAPPINGS):
             index = part
         else:
             raise UserError(
@@ -312,8 +342,17 @@ def with_budget(
     return validate_config(tree, where="budget")
 
 
+def in_open_mapping(dotted: str) -> bool:
+    """Whether `dotted` is a key of a mapping that takes new keys (`model.kwargs.width`)."""
+    parent, _, name = dotted.rpartition(".")
+    return parent in OPEN_MAPPINGS and bool(name)
+
+
 def has_key(config: ExperimentConfig, dotted: str) -> bool:
-    """Whether `dotted` (e.g. `model.hidden.0`) names a field or list item of `config`."""
+    """Whether `dotted` (e.g. `model.hidden.0`) names a field or list item of `config`, or a
+    key of an open mapping (`model.kwargs.width`)."""
+    if in_open_mapping(dotted):
+        return True
     node: Any = config.model_dump()
     for part in dotted.split("."):
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):

@@ -73,6 +73,14 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
+def recorded_preset(name: str | None, config: ExperimentConfig) -> str | None:
+    """The preset a run of `config` stands for in its result: None when a user's network
+    (`model.factory`) replaced the preset's, so that it never counts as a lecture network."""
+    if name is None or name not in PRESETS:
+        return name
+    return name if config.model.factory == PRESETS[name].config.model.factory else None
+
+
 def list_presets() -> list[Preset]:
     return list(PRESETS.values())
 

@@ -39,7 +39,9 @@ class TrialRecord(BaseModel):
     seed: int | None = Field(
         None, description="the trial's seed (init, data order, dropout, augmentation)"
     )
-    preset: str | None = Field(None, description="the lecture network the cell trains")
+    preset: str | None = Field(
+        None, description="the lecture network the cell trains (none for a model.factory's)"
+    )
     test_acc: float | None = Field(None, description="accuracy on the test split, final weights")
     test_error: float | None = Field(None, description="1 - test_acc")
     test_loss: float | None = Field(
@@ -63,6 +65,9 @@ class TrialRecord(BaseModel):
     params: int | None = Field(None, description="trainable parameters of one network")
     pack_size: int | None = Field(
         None, description="networks trained together in one packed module"
+    )
+    pack_fallback: str | None = Field(
+        None, description="why seeds asked to train packed trained one at a time, if they did"
     )
     train_samples_per_s: float | None = Field(
         None, description="training throughput of the whole pack"

@@ -9,7 +9,7 @@ import os
 import platform
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,14 @@ from cnnablate.callbacks import (
 )
 from cnnablate.checkpoints import BestWeights, best_checkpoint, offer_final_weights
 from cnnablate.config import ExperimentConfig
-from cnnablate.data import TensorDataModule, build_datamodule
-from cnnablate.data.batches import EvalBatches, to_float
+from cnnablate.data import TensorDataModule, build_datamodule, data_shape
+from cnnablate.data.external import describe
 from cnnablate.errors import Interrupted, UserError
 from cnnablate.evaluation import evaluate
 from cnnablate.flops import training_flops_per_sample
 from cnnablate.machine import describe_device, running_commit, versions
-from cnnablate.models import count_params
+from cnnablate.models import build_network, count_params
+from cnnablate.models.packed import pack_failure
 from cnnablate.module import Classifier
 from cnnablate.train_options import Progress, TrainOptions
 
@@ -95,12 +96,14 @@ def build_trainer(
     out_dir: Path,
     callbacks: list[pl.Callback],
     progress: Progress,
+    max_steps: int = -1,
 ) -> pl.Trainer:
     checkpointing = any(isinstance(c, Checkpoint) for c in callbacks)
     return pl.Trainer(
         accelerator=accelerator,
         devices=1,
         max_epochs=max_epochs,
+        max_steps=max_steps,
         check_val_every_n_epoch=config.train.eval_every_epochs,
         num_sanity_val_steps=0,
         # An epoch's length in blocks varies (a capped last epoch is shorter): Lightning reads it
@@ -181,9 +184,27 @@ def train_seeds(
     """
     options = options or TrainOptions()
     out_dirs = [Path(d) for d in out_dirs]
+    if len(seeds) > 1 and (reason := packing_failure(config, len(seeds))) is not None:
+        alone = replace(options, pack_fallback=reason)
+        return [
+            train_seeds(config, [s], [d], alone)[0] for s, d in zip(seeds, out_dirs, strict=True)
+        ]
     run = prepare(config, seeds, options)
     fitted = fit(run, out_dirs, options)
     return summarise(run, fitted, out_dirs, options)
+
+
+def packing_failure(config: ExperimentConfig, copies: int) -> str | None:
+    """Why the seeds of `config` cannot train packed, or None: data streamed through the user's
+    loaders, or a user's network that `torch.func` cannot vmap (tried on a copy)."""
+    if config.data.module is not None and not describe(config.data).in_memory:
+        return "data.module streams through its own DataLoaders"
+    if config.model.factory is None:
+        return None
+    input_shape, num_classes = data_shape(config.data)
+    nets = [build_network(config.model, input_shape, num_classes) for _ in range(min(copies, 2))]
+    reason = pack_failure(nets, input_shape)
+    return None if reason is None else f"torch.func cannot vmap model.factory's network: {reason}"
 
 
 @dataclass(frozen=True)
@@ -227,7 +248,11 @@ def prepare(config: ExperimentConfig, seeds: list[int], options: TrainOptions) -
     datamodule.max_updates = updates
     max_epochs = math.ceil(updates / datamodule.batches_per_epoch)
     module = Classifier(
-        config, datamodule.input_shape, datamodule.num_train, seeds=seeds if packed else None
+        config,
+        datamodule.input_shape,
+        datamodule.num_train,
+        num_classes=datamodule.num_classes,
+        seeds=seeds if packed else None,
     )
     set_memory_format(module, config.train.memory_format, accelerator)
     pl.seed_everything(seeds[0], verbose=False)  # dropout streams start as in a lone run
@@ -254,8 +279,16 @@ def fit(run: Prepared, out_dirs: list[Path], options: TrainOptions) -> Fitted:
     if progress == "lines":
         callbacks.append(PlainProgress(options.run_label(), run.updates))
     callbacks.append(saver)  # a Checkpoint after the best weights: its state includes theirs
+    # The user's own loaders (a streamed data.module) know no update budget: Lightning keeps it.
+    streams = getattr(run.datamodule, "streams", False)
     trainer = build_trainer(
-        run.config, run.accelerator, run.max_epochs, out_dirs[0], callbacks, progress
+        run.config,
+        run.accelerator,
+        run.max_epochs,
+        out_dirs[0],
+        callbacks,
+        progress,
+        max_steps=run.updates if streams else -1,
     )
     resume_from = resumable_state(saver.path, meta)
     if best is not None and resume_from is None:
@@ -279,10 +312,7 @@ def summarise(
     the saved state. Returns the results, one per seed."""
     module, datamodule = run.module, run.datamodule
     bar = options.shown_progress() == "bar"
-    splits = {
-        "test": datamodule.eval_batches("test"),
-        "train": EvalBatches(*_train_tensors(datamodule), 10_000),
-    }
+    splits = {"test": datamodule.eval_batches("test"), "train": datamodule.train_eval_batches()}
     finals, eval_rate = evaluate(module, splits, run.accelerator, "test", bar)
     shared = shared_facts(run, fitted, options, eval_samples_per_s=eval_rate)
     histories = completed_histories(module, datamodule, fitted.epochs, run.accelerator, bar)
@@ -317,6 +347,7 @@ def shared_facts(
     return {
         "preset": options.preset,
         "pack_size": len(run.seeds),
+        "pack_fallback": options.pack_fallback,
         "params": count_params(module.net) // module.copies,
         "train_samples_per_s": rate,
         **flops_figures(module, run.datamodule, rate),
@@ -343,17 +374,11 @@ def shared_facts(
 def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float | None) -> dict:
     """Training FLOPs per sample of one network (one counted step), and the FLOP/s achieved
     (all copies of a packed module together)."""
-    x, y = _train_tensors(datamodule)
-    batch = datamodule.config.batch_size
+    x, y = datamodule.sample_batch()
     net = module.net.unpack(0) if module.packed else module.net
     net.train()
-    per_sample = training_flops_per_sample(net, module.loss_fn, to_float(x[:batch]), y[:batch])
+    per_sample = training_flops_per_sample(net, module.loss_fn, x, y)
     return {
         "train_flops_per_sample": per_sample,
         "achieved_flops_per_s": per_sample * rate if rate else None,
     }
-
-
-def _train_tensors(datamodule: TensorDataModule) -> tuple[torch.Tensor, torch.Tensor]:
-    train = datamodule.splits["train"]
-    return train.x, train.y

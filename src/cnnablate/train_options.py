@@ -23,7 +23,8 @@ class TrainOptions:
     lines otherwise). `step_cap` caps the budget in SGD updates (smoke runs); the result records
     it. `checkpoint` keeps each seed's best weights as `best.ckpt` in its folder. `deadline` (a
     `time.time()`): stop at the last epoch end before it, saved, and raise `Interrupted`.
-    `label` names the run in progress lines (None: the preset's name)."""
+    `label` names the run in progress lines (None: the preset's name). `pack_fallback`: why
+    seeds asked to train packed train one at a time (recorded in the result)."""
 
     accelerator: str = "auto"
     data_dir: Path | None = None
@@ -34,6 +35,7 @@ class TrainOptions:
     checkpoint: bool = False
     deadline: float | None = None
     label: str | None = None
+    pack_fallback: str | None = None  # why these seeds train one at a time, not packed
 
     def shown_progress(self) -> Progress:
         if self.progress is not None:

@@ -30,6 +30,11 @@ def __getattr__(name: str) -> Any:
 
 
 def datamodule_class(name: str) -> type[TensorDataModule]:
+    """The class of a registered data set, or of a `data.module` (its name is its path)."""
+    if ":" in name:
+        from cnnablate.data.external import ExternalDataModule
+
+        return ExternalDataModule
     if name not in DATAMODULES:
         raise UserError(f"unknown data set {name!r}; allowed: {', '.join(DATAMODULES)}")
     return DATAMODULES[name]
@@ -37,6 +42,28 @@ def datamodule_class(name: str) -> type[TensorDataModule]:
 
 def input_shape(name: str) -> tuple[int, ...]:
     return datamodule_class(name).input_shape
+
+
+def data_shape(config: DataConfig) -> tuple[tuple[int, ...], int]:
+    """Input shape and number of classes (a `data.module`'s read from its data)."""
+    if config.module is not None:
+        from cnnablate.data.external import describe
+
+        facts = describe(config)
+        return facts.input_shape, facts.num_classes
+    cls = datamodule_class(config.name)
+    return cls.input_shape, cls.num_classes
+
+
+def batches_per_epoch(config: DataConfig) -> int:
+    """Training mini-batches (= SGD updates) per epoch under `config`, without training."""
+    if config.module is not None:
+        from cnnablate.data.external import describe
+
+        facts = describe(config)
+        if not facts.in_memory:
+            return facts.batches_per_epoch
+    return -(-datamodule_class(config.name).train_size(config) // config.batch_size)
 
 
 def fetch_dataset(
@@ -53,11 +80,15 @@ def fetch_dataset(
 
 def build_datamodule(
     config: DataConfig,
-    seed: int = 0,
+    seed: int | list[int] = 0,
     data_dir: Path | None = None,
     steps_per_block: int = 1,
     max_updates: int | None = None,
 ) -> TensorDataModule:
+    if config.module is not None:
+        from cnnablate.data.external import build_external
+
+        return build_external(config, seed, data_dir, steps_per_block, max_updates)
     return DATAMODULES[config.name](config, seed, data_dir, steps_per_block, max_updates)
 
 
@@ -65,7 +96,9 @@ __all__ = [
     "DATAMODULES",
     "Split",
     "TensorDataModule",
+    "batches_per_epoch",
     "build_datamodule",
+    "data_shape",
     "datamodule_class",
     "fetch_dataset",
     "input_shape",

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from cnnablate.data.augment import make_train_transform
-from cnnablate.data.batches import EvalBatches, TrainBlocks, Transform
+from cnnablate.data.batches import EvalBatches, TrainBlocks, Transform, to_float
 
 if TYPE_CHECKING:
     from cnnablate.config import DataConfig
@@ -158,6 +158,16 @@ class TensorDataModule(pl.LightningDataModule):
     def eval_batches(self, split: str) -> EvalBatches:
         data = self.splits[split]
         return EvalBatches(data.x, data.y, self.config.eval_batch_size)
+
+    def train_eval_batches(self) -> EvalBatches:
+        """The training split in fixed order, for the final train accuracy."""
+        train = self.splits["train"]
+        return EvalBatches(train.x, train.y, 10_000)
+
+    def sample_batch(self) -> tuple[Tensor, Tensor]:
+        """The first training mini-batch, as floats (what FLOPs are counted on)."""
+        train, batch = self.splits["train"], self.config.batch_size
+        return to_float(train.x[:batch]), train.y[:batch]
 
     def eval_split_names(self) -> list[str]:
         return [name for name in ("val", "test") if name in self.splits]

@@ -60,7 +60,12 @@ def fully_connected(config: ModelConfig, in_features: int, num_classes: int) -> 
 
 def build_network(
     config: ModelConfig, input_shape: tuple[int, ...], num_classes: int = 10
-) -> nn.Sequential:
+) -> nn.Module:
+    """The network of `config`: the user's factory's (`model.factory`), else the builder's."""
+    if config.factory is not None:
+        from cnnablate.models.factory import build_from_factory
+
+        return build_from_factory(config, input_shape, num_classes)
     features = conv_stack(config, input_shape)
     feature_shape = output_shape(features, input_shape)
     if min(feature_shape) < 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -77,3 +78,15 @@ class PackedNetwork(nn.Module):
         net = copy.deepcopy(self._template[0]).to_empty(device=self.stacked[0].device)
         net.load_state_dict({n: t[index].detach() for n, t in self._state().items()})
         return net.train(self.training)
+
+
+def pack_failure(nets: list[nn.Module], input_shape: tuple[int, ...]) -> str | None:
+    """Why copies of these networks cannot train packed (a forward and backward of copies of
+    them through `PackedNetwork` fails), or None."""
+    try:
+        packed = PackedNetwork([copy.deepcopy(net) for net in nets])
+        packed(torch.zeros(len(nets), 2, *input_shape)).sum().backward()  # per-copy inputs
+    except Exception as error:
+        lines = str(error).strip().splitlines()
+        return f"{type(error).__name__}: {lines[0] if lines else ''}"
+    return None

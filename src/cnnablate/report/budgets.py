@@ -7,20 +7,15 @@ preset's own).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
 
 from cnnablate.config import DataConfig
-from cnnablate.data import datamodule_class
+from cnnablate.data import batches_per_epoch
 from cnnablate.presets import PRESETS
 from cnnablate.report.sources import ResultsSource
-
-
-def train_size(data: DataConfig) -> int:
-    return datamodule_class(data.name).train_size(data)
 
 
 def preset_budget_steps(preset: str, data: DataConfig) -> int | None:
@@ -30,7 +25,7 @@ def preset_budget_steps(preset: str, data: DataConfig) -> int | None:
     train = PRESETS[preset].config.train
     if train.max_steps is not None:
         return train.max_steps
-    return train.max_epochs * math.ceil(train_size(data) / data.batch_size)
+    return train.max_epochs * batches_per_epoch(data)
 
 
 def budget_note(row: dict[str, Any], config: dict[str, Any] | None) -> str:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnablate.config import ExperimentConfig
-from cnnablate.data import input_shape
+from cnnablate.data import data_shape
 from cnnablate.errors import UserError
+from cnnablate.presets import recorded_preset
 from cnnablate.runner.spec import Level, Spec
 
 SEED = "seed"
@@ -56,6 +57,15 @@ def enumerate_cells(spec: Spec) -> list[Cell]:
     return cells
 
 
+def combo_key(trial: Any) -> str | None:
+    """The trial's cell without its seed: trials with equal keys can be packed."""
+    cell = trial.user_attrs.get("cell")
+    if cell is None:
+        return None
+    params = {k: v for k, v in json.loads(cell).items() if k != SEED}
+    return json.dumps(params, sort_keys=True)
+
+
 def chosen_levels(spec: Spec, cell_params: dict[str, Any]) -> dict[str, Level]:
     chosen = {}
     for factor, levels in spec.levels.items():
@@ -67,10 +77,17 @@ def cell_config(spec: Spec, cell_params: dict[str, Any]) -> ExperimentConfig:
     return spec.config_for(chosen_levels(spec, cell_params))
 
 
+def cell_setup(spec: Spec, params: dict[str, Any]) -> tuple[ExperimentConfig, int, str | None]:
+    """A cell's config, seed and the preset its result stands for."""
+    chosen = chosen_levels(spec, params)
+    base = spec.model.base.preset
+    preset = next((level.preset for level in chosen.values() if level.preset), base)
+    config = spec.config_for(chosen)
+    return config, params[SEED], recorded_preset(preset, config)
+
+
 def check_cells(spec: Spec, cells: list[Cell]) -> None:
     """Every cell's config validates and its network builds; else one line naming the cell."""
-    from cnnablate.models import build_network  # torch, only once a spec is read and checked
-
     built: set[str] = set()
     where = str(spec.path or spec.name)
     for cell in cells:
@@ -83,13 +100,21 @@ def check_cells(spec: Spec, cells: list[Cell]) -> None:
                 f"{where}: cell {cell.key}: key path not in this config ({error})"
             ) from None
         model_key = json.dumps([config.model.model_dump(), config.data.name], sort_keys=True)
-        if model_key in built:
-            continue
-        try:
-            build_network(config.model, input_shape(config.data.name))
-        except (ValueError, RuntimeError) as error:
-            message = str(error).splitlines()[0]
-            raise UserError(
-                f"{where}: cell {cell.key}: network does not build: {message}"
-            ) from None
-        built.add(model_key)
+        if model_key not in built:
+            check_network(spec, f"cell {cell.key}", config)
+            built.add(model_key)
+
+
+def check_network(spec: Spec, what: str, config: ExperimentConfig) -> None:
+    """The network of `config` builds on its data (a user's factory and data module included:
+    imported, called, checked); else one line naming the spec, the cell and the key."""
+    from cnnablate.models import build_network  # torch, only once a spec is read and checked
+
+    where = str(spec.path or spec.name)
+    try:
+        build_network(config.model, *data_shape(config.data))
+    except UserError as error:
+        raise UserError(f"{where}: {what}: {error}") from None
+    except (ValueError, RuntimeError) as error:
+        message = str(error).splitlines()[0]
+        raise UserError(f"{where}: {what}: network does not build: {message}") from None

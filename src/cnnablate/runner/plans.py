@@ -13,7 +13,6 @@ stand in for a full run's, while a capped run may reuse full ones. The runner (`
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from functools import cached_property
 from typing import Any
@@ -30,12 +29,14 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from cnnablate.budget import asked_steps, shortfall
 from cnnablate.config import ExperimentConfig
 from cnnablate.errors import UserError
+from cnnablate.presets import recorded_preset
 from cnnablate.runner.grid import (
-    SEED,
     Cell,
     cell_config,
+    cell_setup,
     check_cells,
-    chosen_levels,
+    check_network,
+    combo_key,
     enumerate_cells,
     search_space,
 )
@@ -243,10 +244,7 @@ class GridPlan:
     def setup(self, trial: Trial) -> Setup:
         space = search_space(self.spec)
         params = {key: trial.suggest_categorical(key, choices) for key, choices in space.items()}
-        chosen = chosen_levels(self.spec, params)
-        base = self.spec.model.base.preset
-        preset = next((level.preset for level in chosen.values() if level.preset), base)
-        return cell_config(self.spec, params), params[SEED], preset
+        return cell_setup(self.spec, params)
 
     def callbacks(self, trial: Trial) -> list[Any]:
         return []
@@ -313,7 +311,8 @@ class SearchPlan:
         return [(t, None if t.state == failed else short_of(t, self.asked_of(t))) for t in trials]
 
     def check(self) -> None:
-        """The search space was checked with the spec; nothing more to build."""
+        """The search space was checked with the spec; the base network must build."""
+        check_network(self.spec, "base", self.config_of({}))
 
     def sampler(self) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=self.search.sampler_seed)
@@ -346,7 +345,12 @@ class SearchPlan:
 
     def setup(self, trial: Trial) -> Setup:
         values = {name: suggest(trial, name, param) for name, param in self.search.space.items()}
-        return self.config_of(values), self.spec.model.seeds[0], self.spec.model.base.preset
+        config = self.config_of(values)
+        return (
+            config,
+            self.spec.model.seeds[0],
+            recorded_preset(self.spec.model.base.preset, config),
+        )
 
     def callbacks(self, trial: Trial) -> list[Any]:
         if self.search.pruner == "none":
@@ -381,15 +385,6 @@ def suggest(trial: Trial, key: str, param: Any) -> Any:
     if isinstance(param, FloatParam):
         return trial.suggest_float(key, param.low, param.high, log=param.log)
     return trial.suggest_int(key, param.low, param.high, log=param.log)
-
-
-def combo_key(trial: Any) -> str | None:
-    """The trial's cell without its seed: trials with equal keys can be packed."""
-    cell = trial.user_attrs.get("cell")
-    if cell is None:
-        return None
-    params = {k: v for k, v in json.loads(cell).items() if k != SEED}
-    return json.dumps(params, sort_keys=True)
 
 
 def cuda_available() -> bool:

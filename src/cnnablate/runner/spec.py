@@ -34,11 +34,11 @@ from cnnablate.config import (
     StrictModel,
     apply_dict,
     check_one_budget,
-    format_validation_error,
     has_key,
+    in_open_mapping,
     leaf_keys,
 )
-from cnnablate.errors import UserError
+from cnnablate.errors import UserError, format_validation_error
 from cnnablate.presets import PRESETS, get_preset
 
 Scalar = str | int | float | bool | None
@@ -218,6 +218,8 @@ def _label(value: Any) -> Scalar:
 
 
 def _is_config_key(name: str, base: ExperimentConfig) -> bool:
+    if in_open_mapping(name):
+        return True
     keys = leaf_keys(base)
     return name in keys or any(k.startswith(name + ".") for k in keys)
 

@@ -18,9 +18,10 @@ from optuna.trial import Trial, TrialState
 from cnnablate.budget import asked_steps
 from cnnablate.callbacks import RESUME_FILE
 from cnnablate.errors import Interrupted, UserError
+from cnnablate.runner.grid import combo_key
 from cnnablate.runner.options import RunOptions
 from cnnablate.runner.optuna_access import storage_of, trial_id
-from cnnablate.runner.plans import ASKED, CAP, Plan, combo_key
+from cnnablate.runner.plans import ASKED, CAP, Plan
 from cnnablate.runner.progress import trial_label
 from cnnablate.runner.storage import Heartbeat, claim_attrs, claim_lock
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +22,13 @@ def load_results(path: str | Path) -> pd.DataFrame:
 
 
 def __getattr__(name: str) -> Any:
-    """`cnnablate.run`, `cnnablate.train` and `cnnablate.report` (api.py), imported on first
-    use so that `import cnnablate` stays light."""
-    if name in ("run", "train", "report"):
-        from cnnablate import api
+    """`cnnablate.run(...)` (api.py), `cnnablate.train(...)` and `cnnablate.report(...)` (the
+    modules train.py and report/, callable: callable_modules.py), imported on first use so that
+    `import cnnablate` stays light."""
+    if name == "run":
+        from cnnablate.api import run
 
-        return getattr(api, name)
+        return run
+    if name in ("train", "report"):
+        return import_module(f"cnnablate.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,13 +4,19 @@ for the validation rows Lightning runs in training and the final metrics alike."
 
 from __future__ import annotations
 
+import csv
+import io
 import time
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
 
 from cnnablate.data.batches import EvalBatches
 from cnnablate.module import Classifier
+
+if TYPE_CHECKING:
+    from cnnablate.data import TensorDataModule
 
 
 class EvalTimer(pl.Callback):
@@ -91,3 +97,60 @@ def evaluate(
         # Lightning hands the module back on the CPU; the run's later steps use the data's device.
         module.to(trainer.strategy.root_device)
     return [dict(metrics) for metrics in module.last_eval], timer.samples_per_s
+
+
+def completed_histories(
+    module: Classifier,
+    datamodule: TensorDataModule,
+    epochs: int,
+    accelerator: str,
+    progress_bar: bool = False,
+) -> list[list[dict]]:
+    """Each copy's validation history, ending at its last update: a run whose last epoch was not
+    validated (a step cap between validations) gets a final row, evaluated only then."""
+    histories = [list(history) for history in module.histories]
+    unvalidated = [
+        copy
+        for copy, history in enumerate(histories)
+        if module.diverged[copy] is None and (not history or history[-1]["step"] != module.updates)
+    ]
+    if unvalidated:
+        finals = final_rows(module, datamodule, epochs, accelerator, progress_bar)
+        for copy in unvalidated:
+            histories[copy].append(finals[copy])
+    return histories
+
+
+def final_rows(
+    module: Classifier,
+    datamodule: TensorDataModule,
+    epochs: int,
+    accelerator: str,
+    progress_bar: bool = False,
+) -> list[dict]:
+    """Each copy's row at its last update: its validation splits through `trainer.validate`."""
+    splits = {name: datamodule.eval_batches(name) for name in datamodule.eval_split_names()}
+    evaluated, _ = evaluate(module, splits, accelerator, "validate", progress_bar)
+    return [{"epoch": epochs, "step": module.updates, **metrics} for metrics in evaluated]
+
+
+def metrics_csv(history: list[dict[str, Any]]) -> str:
+    columns = list(dict.fromkeys(key for row in history for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()
+
+
+def best_validation(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The lecture's rule: the test accuracy at the (first) epoch of best validation accuracy."""
+    rows = [row for row in history if row.get("val_acc") is not None]
+    if not rows:
+        return {"best_val_acc": None, "best_epoch": None, "test_acc_at_best_val": None}
+    best = max(rows, key=lambda row: row["val_acc"])
+    return {
+        "best_val_acc": best["val_acc"],
+        "best_epoch": best["epoch"],
+        "test_acc_at_best_val": best.get("test_acc"),
+    }

@@ -8,10 +8,15 @@ gradients) is left out: it is small next to them in the networks of the lecture.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
+
+if TYPE_CHECKING:
+    from cnnablate.data import TensorDataModule
+    from cnnablate.module import Classifier
 
 Loss = Callable[[Tensor, Tensor], Tensor]
 
@@ -46,3 +51,16 @@ def _same_random_state(device: torch.device):
     # Dropout draws random numbers; forking keeps a seeded run's stream untouched.
     cuda = [device] if device.type == "cuda" else []
     return torch.random.fork_rng(devices=cuda)
+
+
+def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float | None) -> dict:
+    """Training FLOPs per sample of one network (one counted step), and the FLOP/s achieved
+    (all copies of a packed module together)."""
+    x, y = datamodule.sample_batch()
+    net = module.net.unpack(0) if module.packed else module.net
+    net.train()
+    per_sample = training_flops_per_sample(net, module.loss_fn, x, y)
+    return {
+        "train_flops_per_sample": per_sample,
+        "achieved_flops_per_s": per_sample * rate if rate else None,
+    }

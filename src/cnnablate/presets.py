@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cnnablate.config import ExperimentConfig, validate_config
 from cnnablate.errors import UserError
@@ -79,6 +80,17 @@ def recorded_preset(name: str | None, config: ExperimentConfig) -> str | None:
     if name is None or name not in PRESETS:
         return name
     return name if config.model.factory == PRESETS[name].config.model.factory else None
+
+
+def preset_or_config(
+    preset: str | None, config: ExperimentConfig | dict[str, Any] | None
+) -> ExperimentConfig:
+    """The config of a preset, or the one given (validated): exactly one of the two."""
+    if (preset is None) == (config is None):
+        raise UserError("train: give a preset or a config (exactly one)")
+    if preset is not None:
+        return get_preset(preset).config
+    return config if isinstance(config, ExperimentConfig) else validate_config(config)
 
 
 def list_presets() -> list[Preset]:

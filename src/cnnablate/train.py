@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import platform
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
@@ -19,26 +18,31 @@ from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from cnnablate.atomic import write_json, write_text
+from cnnablate.callable_modules import make_callable
 from cnnablate.callbacks import (
     RESUME_FILE,
     PlainProgress,
     ResumeCheckpoint,
     ThroughputMeter,
+    quiet,
     resumable_state,
     resume_meta,
 )
 from cnnablate.checkpoints import BestWeights, best_checkpoint, offer_final_weights
-from cnnablate.config import ExperimentConfig
+from cnnablate.config import ExperimentConfig, apply_dict, with_budget
 from cnnablate.data import TensorDataModule, build_datamodule, data_shape
 from cnnablate.data.external import describe
 from cnnablate.errors import Interrupted, UserError
-from cnnablate.evaluation import evaluate
-from cnnablate.flops import training_flops_per_sample
+from cnnablate.evaluation import best_validation, completed_histories, evaluate, metrics_csv
+from cnnablate.flops import flops_figures
 from cnnablate.machine import describe_device, running_commit, versions
 from cnnablate.models import build_network, count_params
 from cnnablate.models.packed import pack_failure
 from cnnablate.module import Classifier
 from cnnablate.train_options import Progress, TrainOptions
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Lightning's advice about logging intervals and a torch deprecation inside Lightning: noise here.
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
@@ -56,28 +60,6 @@ def resolve_accelerator(accelerator: str) -> str:
 def budget_updates(config: ExperimentConfig, batches_per_epoch: int) -> int:
     train = config.train
     return train.max_steps if train.max_steps is not None else train.max_epochs * batches_per_epoch
-
-
-def metrics_csv(history: list[dict[str, Any]]) -> str:
-    columns = list(dict.fromkeys(key for row in history for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    return buffer.getvalue()
-
-
-def best_validation(history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The lecture's rule: the test accuracy at the (first) epoch of best validation accuracy."""
-    rows = [row for row in history if row.get("val_acc") is not None]
-    if not rows:
-        return {"best_val_acc": None, "best_epoch": None, "test_acc_at_best_val": None}
-    best = max(rows, key=lambda row: row["val_acc"])
-    return {
-        "best_val_acc": best["val_acc"],
-        "best_epoch": best["epoch"],
-        "test_acc_at_best_val": best.get("test_acc"),
-    }
 
 
 def set_memory_format(module: Classifier, memory_format: str, accelerator: str) -> None:
@@ -116,41 +98,6 @@ def build_trainer(
         deterministic=accelerator == "cpu",
         callbacks=callbacks,
     )
-
-
-def completed_histories(
-    module: Classifier,
-    datamodule: TensorDataModule,
-    epochs: int,
-    accelerator: str,
-    progress_bar: bool = False,
-) -> list[list[dict]]:
-    """Each copy's validation history, ending at its last update: a run whose last epoch was not
-    validated (a step cap between validations) gets a final row, evaluated only then."""
-    histories = [list(history) for history in module.histories]
-    unvalidated = [
-        copy
-        for copy, history in enumerate(histories)
-        if module.diverged[copy] is None and (not history or history[-1]["step"] != module.updates)
-    ]
-    if unvalidated:
-        finals = final_rows(module, datamodule, epochs, accelerator, progress_bar)
-        for copy in unvalidated:
-            histories[copy].append(finals[copy])
-    return histories
-
-
-def final_rows(
-    module: Classifier,
-    datamodule: TensorDataModule,
-    epochs: int,
-    accelerator: str,
-    progress_bar: bool = False,
-) -> list[dict]:
-    """Each copy's row at its last update: its validation splits through `trainer.validate`."""
-    splits = {name: datamodule.eval_batches(name) for name in datamodule.eval_split_names()}
-    evaluated, _ = evaluate(module, splits, accelerator, "validate", progress_bar)
-    return [{"epoch": epochs, "step": module.updates, **metrics} for metrics in evaluated]
 
 
 def train(
@@ -371,14 +318,44 @@ def shared_facts(
     }
 
 
-def flops_figures(module: Classifier, datamodule: TensorDataModule, rate: float | None) -> dict:
-    """Training FLOPs per sample of one network (one counted step), and the FLOP/s achieved
-    (all copies of a packed module together)."""
-    x, y = datamodule.sample_batch()
-    net = module.net.unpack(0) if module.packed else module.net
-    net.train()
-    per_sample = training_flops_per_sample(net, module.loss_fn, x, y)
-    return {
-        "train_flops_per_sample": per_sample,
-        "achieved_flops_per_s": per_sample * rate if rate else None,
-    }
+def train_table(
+    preset: str | None = None,
+    *,
+    config: ExperimentConfig | dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    seeds: Sequence[int] = (0,),
+    out: str | Path | None = None,
+    max_steps: int | None = None,
+    max_epochs: int | None = None,
+    accelerator: str = "auto",
+) -> pd.DataFrame:
+    """Train a preset (or a config, an ExperimentConfig or its dict) with `overrides` (dotted
+    keys, as `--set`: {"optim.lr": 0.05, "model.factory": "mynets:wide"}), once per seed; one
+    row per seed with its result (test_acc, train_acc, params, throughput, ...). Each seed's
+    result.json and metrics.csv go to OUT/seedN (default runs/PRESET)."""
+    import pandas as pd
+
+    from cnnablate.data.fetch import resolve_data_dir
+    from cnnablate.presets import preset_or_config, recorded_preset
+
+    base = preset_or_config(preset, config)
+    resolved = with_budget(apply_dict(base, overrides or {}), max_steps, max_epochs)
+    out_dir = Path(out) if out is not None else Path("runs") / (preset or "custom")
+    options = TrainOptions(
+        accelerator=accelerator,
+        data_dir=resolve_data_dir(None),
+        preset=recorded_preset(preset, resolved) if preset else None,
+        progress="off",
+    )
+    with quiet():
+        results = train_seeds(resolved, list(seeds), [out_dir / f"seed{s}" for s in seeds], options)
+    return pd.DataFrame([table_row(result) for result in results])
+
+
+def table_row(result: dict[str, Any]) -> dict[str, Any]:
+    """A result as a row: its scalars, versions as `version_*` (its config stays in the file)."""
+    row = {k: v for k, v in result.items() if k not in ("config", "versions")}
+    return row | {f"version_{k}": v for k, v in result["versions"].items()}
+
+
+make_callable(__name__, train_table)

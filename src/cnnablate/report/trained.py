@@ -48,7 +48,8 @@ def load_model(source: ResultsSource, row: dict) -> TrainedModel:
 
 
 def has_conv(config: dict) -> bool:
-    return bool(config["model"]["conv"])
+    """A builder network with conv layers (a user's `model.factory` network is not probed)."""
+    return not config["model"].get("factory") and bool(config["model"]["conv"])
 
 
 @lru_cache(maxsize=4)

@@ -61,10 +61,11 @@ class Contrast:
         return parts
 
     def in_scope(self, trials: Trials, source: ResultsSource) -> tuple[pd.DataFrame, list[Config]]:
-        """The source's trials this contrast looks at, and their configs."""
+        """The source's trials this contrast looks at, and their configs: networks of the
+        builder (a user's `model.factory` network is none of the lecture's kinds)."""
         frame = trials.frame[trials.frame["source"] == source.name]
         configs = [trials.configs[i] for i in frame.index.to_numpy()]
-        keep = [c is not None and self.scope(c) for c in configs]
+        keep = [c is not None and not c["model"].get("factory") and self.scope(c) for c in configs]
         rows = frame[keep].reset_index(drop=True)
         return rows, [c for c, kept in zip(configs, keep, strict=True) if kept]
 

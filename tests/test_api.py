@@ -1,0 +1,67 @@
+"""cnnablate from Python: run, train and report return tables, quietly."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import cnnablate
+from cnnablate.errors import UserError
+
+SPEC = {
+    "name": "from-python",
+    "base": {"preset": "udl-cnn", "set": {"data.num_samples": 600}},
+    "factors": {"model.activation": ["relu", "tanh"]},
+    "seeds": [0, 1],
+    "budget": {"max_steps": 20},
+}
+
+
+def test_run_a_spec_given_as_a_dict_returns_the_results_table(tmp_path, capfd):
+    table = cnnablate.run(SPEC, out=tmp_path / "results")
+    assert isinstance(table, pd.DataFrame) and len(table) == 4
+    assert sorted(table["param.model.activation"]) == ["relu", "relu", "tanh", "tanh"]
+    assert (table["steps"] == 20).all() and table["test_acc"].between(0, 1).all()
+    out, err = capfd.readouterr()
+    assert out == "" and "GPU available" not in err and "💡" not in err
+    again = cnnablate.run(SPEC, out=tmp_path / "results")  # resumes: all done, nothing trained
+    assert again["trial"].tolist() == table["trial"].tolist()
+    report = cnnablate.report(tmp_path / "results", out=tmp_path / "report")
+    assert set(report["results"]) == {"from-python"} and len(report) == 2
+    assert report.attrs["report"].endswith("index.html")
+
+
+def test_run_with_a_step_cap_is_marked_as_such(tmp_path):
+    table = cnnablate.run(SPEC, out=tmp_path / "capped", max_steps=8)
+    assert (table["steps"] == 8).all() and (table["step_cap"] == 8).all()
+
+
+def test_train_a_preset_with_overrides_one_row_per_seed(tmp_path, capfd):
+    table = cnnablate.train(
+        "udl-cnn",
+        overrides={"model.activation": "tanh", "data.num_samples": 600},
+        seeds=[0, 1],
+        max_steps=15,
+        out=tmp_path,
+    )
+    assert table["seed"].tolist() == [0, 1] and (table["steps"] == 15).all()
+    assert table["preset"].tolist() == ["udl-cnn", "udl-cnn"]
+    assert (tmp_path / "seed1" / "result.json").is_file()
+    out, err = capfd.readouterr()
+    assert out == "" and "GPU available" not in err
+
+
+def test_train_a_config_dict(tmp_path):
+    config = {"model": {"hidden": [8]}, "train": {"max_steps": 10}, "data": {"num_samples": 600}}
+    table = cnnablate.train(config=config, out=tmp_path)
+    assert table.loc[0, "params"] == 40 * 8 + 8 + 8 * 10 + 10
+    assert pd.isna(table.loc[0, "preset"])
+
+
+def test_bad_input_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="unknown preset 'nope'"):
+        cnnablate.train("nope", out=tmp_path)
+    with pytest.raises(UserError, match="give a preset or a config"):
+        cnnablate.train(out=tmp_path)
+    with pytest.raises(UserError, match="spec: missing key 'name'"):
+        cnnablate.run({"factors": {}}, out=tmp_path)

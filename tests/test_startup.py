@@ -104,7 +104,8 @@ def test_the_listed_parameter_counts_are_those_of_the_built_networks(preset):
     ids=["activations", "norms", "optimisers"],
 )
 def test_the_names_known_without_torch_are_those_of_the_registry(builtin, registry):
-    assert list(builtin) == list(registry)
+    origin = getattr(registry, "origin", lambda name: None)  # installed plugins' names aside
+    assert list(builtin) == [name for name in registry if origin(name) is None]
 
 
 def test_every_registered_data_set_is_the_module_of_its_name():

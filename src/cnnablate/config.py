@@ -23,11 +23,13 @@ from pydantic import (
 
 from cnnablate.data.registry import DATAMODULES
 from cnnablate.errors import UserError, format_validation_error
+from cnnablate.plugins import ACTIVATIONS_GROUP, plugin_names
 
 # The built-in names of the registries that need torch, known here without importing it, so that
 # the command line checks a config without torch (tests/test_startup.py checks each tuple against
 # its registry). A name added to a registry at run time is looked up in the registry itself, so
-# it is valid at once; a new built-in entry also writes its name here.
+# it is valid at once; a new built-in entry also writes its name here. An installed plugin's
+# activation is known by its entry point's name, read from the metadata (cnnablate.plugins).
 BUILTIN_ACTIVATIONS = ("sigmoid", "relu", "tanh", "identity")  # models/activations.py
 BUILTIN_NORMS = ("none", "batch")  # models/norms.py
 BUILTIN_OPTIMISERS = ("sgd", "adam")  # optimisers.py
@@ -51,12 +53,18 @@ def _optimisers() -> Collection[str]:
     return OPTIMISERS
 
 
-def registry_name(what: str, builtin: tuple[str, ...], registry: Callable[[], Collection[str]]):
+def registry_name(
+    what: str,
+    builtin: tuple[str, ...],
+    registry: Callable[[], Collection[str]],
+    plugin_group: str | None = None,
+):
     """The type of a config field naming an entry of `registry` (imported only for a name that
-    is not `builtin`); any other name is refused with the registry's names."""
+    is neither `builtin` nor an installed plugin's of `plugin_group`, read from the metadata);
+    any other name is refused with the registry's names."""
 
     def known(name: str) -> str:
-        if name in builtin:
+        if name in builtin or (plugin_group and name in plugin_names(plugin_group)):
             return name
         names = registry()
         if name not in names:
@@ -67,7 +75,9 @@ def registry_name(what: str, builtin: tuple[str, ...], registry: Callable[[], Co
 
 
 # A name of the registry `cnnablate.models.activations.ACTIVATIONS`.
-Activation = registry_name("an activation", BUILTIN_ACTIVATIONS, _activations)
+Activation = registry_name(
+    "an activation", BUILTIN_ACTIVATIONS, _activations, plugin_group=ACTIVATIONS_GROUP
+)
 # A name of the registry `cnnablate.models.norms.NORMS`.
 Norm = registry_name("a normalisation layer", BUILTIN_NORMS, _norms)
 # A name of the registry `cnnablate.optimisers.OPTIMISERS`.

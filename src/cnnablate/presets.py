@@ -4,6 +4,8 @@ A registry in the manner of timm: `@register` adds a preset, `get_preset(name)` 
 `list_presets()` lists them. Values are those of docs/lecture.md (UDL ch. 10, Nielsen ch. 1/3/6).
 Each preset carries its parameter count as the lecture states it, so that listing the presets
 builds no network (no torch); tests/test_startup.py checks every count against the built network.
+An installed package adds its own presets through the `cnnablate.presets` entry point group
+(`cnnablate.plugins`): its module's `@register(...)` calls, imported when `PRESETS` is first read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from cnnablate.config import ExperimentConfig, validate_config
 from cnnablate.errors import UserError
+from cnnablate.plugins import PRESETS_GROUP, PluginRegistry, import_module_of
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class Preset:
         return self.config.data.name
 
 
-PRESETS: dict[str, Preset] = {}
+# The built-ins below register at import; the plugins' presets join on the first read.
+PRESETS: PluginRegistry[Preset] = PluginRegistry({}, PRESETS_GROUP, import_module_of)
 
 
 def register(

@@ -2,52 +2,44 @@
 
 The built-in entries are written as "module:Class" and imported on first read, so that naming
 and checking a data set (the command line, config validation) imports neither torch nor
-Lightning. A new data set is one line here, or `DATAMODULES[name] = SomeDataModule` at run time.
+Lightning. A new data set is one line here, or `DATAMODULES[name] = SomeDataModule` at run time,
+or an installed package's `cnnablate.datasets` entry point (`cnnablate.plugins`), added as its
+"module:Class" string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
 from importlib import import_module
 
+from cnnablate.errors import Unavailable
+from cnnablate.plugins import DATASETS_GROUP, PluginRegistry, add_reference, describe
 
-class LazyRegistry(MutableMapping[str, type]):
+
+class LazyRegistry(PluginRegistry[type]):
     """A dict whose values may be given as "module:Class", imported when first read."""
 
-    def __init__(self, entries: dict[str, str | type]) -> None:
-        self._entries = dict(entries)
-
     def __getitem__(self, name: str) -> type:
-        entry = self._entries[name]
+        entry = super().__getitem__(name)
         if isinstance(entry, str):
-            module, _, attribute = entry.partition(":")
-            entry = self._entries[name] = getattr(import_module(module), attribute)
+            entry = self._entries[name] = self._import(name, entry)
         return entry
 
-    def __setitem__(self, name: str, value: str | type) -> None:
-        self._entries[name] = value
-
-    def __delitem__(self, name: str) -> None:
-        del self._entries[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    # Without these three, MutableMapping's would read (and so import) the entries.
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def clear(self) -> None:
-        self._entries.clear()
+    def _import(self, name: str, reference: str) -> type:
+        module, _, attribute = reference.partition(":")
+        try:
+            return getattr(import_module(module), attribute)
+        except Exception as error:
+            origin = self._origins.get(name)
+            if origin is None:
+                raise  # a built-in entry that does not import is this package's bug
+            raise Unavailable(
+                f"data set '{name}' of {describe(origin)} cannot be imported "
+                f"({type(error).__name__}: {error})"
+            ) from None
 
     def copy(self) -> LazyRegistry:
+        self.load_plugins()
         return LazyRegistry(self._entries)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._entries!r})"
 
 
 DATAMODULES = LazyRegistry(
@@ -56,5 +48,7 @@ DATAMODULES = LazyRegistry(
         "mnist": "cnnablate.data.mnist:MNISTDataModule",
         "mnist-expanded": "cnnablate.data.mnist:MNISTExpandedDataModule",
         "fashion-mnist": "cnnablate.data.mnist:FashionMNISTDataModule",
-    }
+    },
+    DATASETS_GROUP,
+    add_reference,
 )

@@ -1,16 +1,24 @@
-"""Plugins without a fork: broken and clashing plugins are skipped with one warning line each
-and every command still works."""
+"""Plugins without a fork: the example package (examples/tinynets) installed for real, into a
+folder of its own (the shared environment stays as it is), then listed, ablated in worker
+processes and reported by the command line; broken and clashing plugins are skipped with one
+warning line each and every command still works."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from itertools import product
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 from cnnablate.plugins import PluginRegistry, add_object
+from cnnablate.runner.results import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "tinynets"
@@ -39,6 +47,105 @@ def python(*args: str, path: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(path), *sys.path])}
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The example installed with pip (offline, this environment's setuptools) into a folder."""
+    root = tmp_path_factory.mktemp("tinynets")
+    source = shutil.copytree(EXAMPLE, root / "source", ignore=shutil.ignore_patterns("build"))
+    target = root / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"]
+    done = subprocess.run(
+        [*pip, "--no-index", "--target", str(target), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return target
+
+
+def test_the_listing_shows_the_plugins_presets_without_importing_torch(installed, tmp_path):
+    probe = (
+        "import json, sys; from cnnablate.cli import main; main(['presets', '--json']); "
+        "print(json.dumps(sorted(m for m in ('torch', 'pytorch_lightning') if m in sys.modules)))"
+    )
+    done = python("-c", probe, path=installed, cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    *listing, heavy = done.stdout.strip().splitlines()
+    rows = {row["name"]: row for row in json.loads("\n".join(listing))}
+    assert {name: rows[name]["params"] for name in TINY_PRESETS} == TINY_PRESETS
+    assert {"udl-cnn", "nielsen-conv1"} <= set(rows)
+    assert json.loads(heavy) == []
+
+
+def test_the_plugins_entries_are_what_they_say(installed, tmp_path):
+    probe = """
+    import json
+    from cnnablate.config import DataConfig
+    from cnnablate.data import build_datamodule, input_shape
+    from cnnablate.models import build_network, count_params
+    from cnnablate.models.activations import activation
+    from cnnablate.presets import PRESETS
+    counts = {n: count_params(build_network(PRESETS[n].config.model, input_shape("mnist1d")))
+              for n in PRESETS if n.startswith("tiny-")}
+    gelu = activation("gelu-tanh")
+    splits = {}
+    for name in ("mnist1d", "mnist1d-noisy"):
+        data = build_datamodule(DataConfig(name=name))
+        data.prepare()
+        splits[name] = data.splits["train"]
+    deviation = (splits["mnist1d-noisy"].x - splits["mnist1d"].x).abs().mean().item()
+    same_labels = bool((splits["mnist1d-noisy"].y == splits["mnist1d"].y).all())
+    print(json.dumps([counts, type(gelu).__name__, gelu.approximate, deviation, same_labels]))
+    """
+    done = python("-c", textwrap.dedent(probe), path=installed, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    counts, kind, approximate, deviation, same_labels = json.loads(done.stdout)
+    assert counts == TINY_PRESETS
+    assert (kind, approximate) == ("GELU", "tanh")
+    assert deviation > 0.05 and same_labels  # the same digits, drawn with more noise
+
+
+def test_the_example_spec_runs_in_workers_and_reports(installed, tmp_path):
+    out = tmp_path / "results"
+    spec = str(EXAMPLE / "ablation.yaml")
+    args = ["-m", "cnnablate.cli", "run", spec, "--max-steps", "20", "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), *sys.path])}
+    command = subprocess.Popen(
+        [sys.executable, *args, "--out", str(out)],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = command.communicate(timeout=300)
+    assert command.returncode == 0, stdout + stderr
+
+    table = read_results(out)
+    cells = set(
+        zip(table["preset"], table["param.model.activation"], table["param.data.name"], strict=True)
+    )
+    expected = set(
+        product(
+            ["tiny-cnn-w4", "tiny-cnn-w16"], ["relu", "gelu-tanh"], ["mnist1d", "mnist1d-noisy"]
+        )
+    )
+    assert cells == expected and (table["status"] == "ok").all()
+    assert command.pid not in set(table["pid"])  # resolved in the worker processes
+    assert set(table["params"]) == {TINY_PRESETS["tiny-cnn-w4"], TINY_PRESETS["tiny-cnn-w16"]}
+
+    reported = cli(
+        "report", str(out), "--out", str(tmp_path / "report"), path=installed, cwd=tmp_path
+    )
+    assert reported.returncode == 0, reported.stderr
+    shown = pd.read_csv(tmp_path / "report" / "tables" / "tinynets-cells.csv")
+    assert (
+        set(zip(shown["preset"], shown["model.activation"], shown["data.name"], strict=True))
+        == expected
     )
 
 

@@ -54,7 +54,9 @@ def python(*args: str, path: Path, cwd: Path) -> subprocess.CompletedProcess:
 def installed(tmp_path_factory) -> Path:
     """The example installed with pip (offline, this environment's setuptools) into a folder."""
     root = tmp_path_factory.mktemp("tinynets")
-    source = shutil.copytree(EXAMPLE, root / "source", ignore=shutil.ignore_patterns("build"))
+    source = shutil.copytree(
+        EXAMPLE, root / "source", ignore=shutil.ignore_patterns("build", "*.egg-info")
+    )
     target = root / "site"
     pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"]
     done = subprocess.run(

@@ -39,6 +39,7 @@ from cnnablate.machine import describe_device, running_commit, versions
 from cnnablate.models import build_network, count_params
 from cnnablate.models.packed import pack_failure
 from cnnablate.module import Classifier
+from cnnablate.seed_logging import log_summary, seed_logging
 from cnnablate.train_options import Progress, TrainOptions
 
 if TYPE_CHECKING:
@@ -137,8 +138,9 @@ def train_seeds(
             train_seeds(config, [s], [d], alone)[0] for s, d in zip(seeds, out_dirs, strict=True)
         ]
     run = prepare(config, seeds, options)
-    fitted = fit(run, out_dirs, options)
-    return summarise(run, fitted, out_dirs, options)
+    with seed_logging(config, run.seeds, out_dirs, options) as options:
+        fitted = fit(run, out_dirs, options)
+        return summarise(run, fitted, out_dirs, options)
 
 
 def packing_failure(config: ExperimentConfig, copies: int) -> str | None:
@@ -282,6 +284,7 @@ def summarise(
         write_text(out_dirs[copy] / "metrics.csv", metrics_csv(histories[copy]))
         write_json(out_dirs[copy] / "result.json", result)
         results.append(result)
+    log_summary(options, histories, results)
     fitted.resume_path.unlink(missing_ok=True)
     return results
 

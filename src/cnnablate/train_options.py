@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
+    from cnnablate.loggers import LogTarget
+
 Progress = Literal["bar", "lines", "off"]
 
 
@@ -24,7 +26,9 @@ class TrainOptions:
     it. `checkpoint` keeps each seed's best weights as `best.ckpt` in its folder. `deadline` (a
     `time.time()`): stop at the last epoch end before it, saved, and raise `Interrupted`.
     `label` names the run in progress lines (None: the preset's name). `pack_fallback`: why
-    seeds asked to train packed train one at a time (recorded in the result)."""
+    seeds asked to train packed train one at a time (recorded in the result). `loggers`:
+    experiment loggers (`loggers.LOGGERS`), one run per seed, written where `log_to` says (None:
+    each seed's folder, the preset as experiment)."""
 
     accelerator: str = "auto"
     data_dir: Path | None = None
@@ -36,6 +40,8 @@ class TrainOptions:
     deadline: float | None = None
     label: str | None = None
     pack_fallback: str | None = None  # why these seeds train one at a time, not packed
+    loggers: Sequence[str] = ()
+    log_to: LogTarget | None = None
 
     def shown_progress(self) -> Progress:
         if self.progress is not None:

@@ -47,6 +47,7 @@ def cases(specs: Path) -> list[tuple[list[str], int]]:
     """(argv, exit status) of the commands that must not import torch or Lightning."""
     (specs / "bad.yaml").write_text(BAD_YAML)
     (specs / "key.yaml").write_text(UNKNOWN_KEY)
+    (specs / "logger.yaml").write_text("name: x\nloggers: [nope]\n")
     return [
         (["--help"], 0),
         (["--version"], 0),
@@ -62,6 +63,8 @@ def cases(specs: Path) -> list[tuple[list[str], int]]:
         (["train", "udl-cnn", "--set", "model.conv.0.norm=batch", "--set", "optim.lr=-0.1"], 2),
         (["train", "udl-cnn", "--set", "optim.lrr=1"], 2),
         (["train", "udl-cnn", "--set", "data.name=cifar"], 2),
+        (["train", "udl-cnn", "--logger", "nope"], 2),
+        (["run", str(specs / "logger.yaml")], 2),
         (["data", "fetch", "cifar"], 2),
         (["bench", "--save", "a", "--against", "b"], 2),
         (["run", str(specs / "bad.yaml")], 2),

@@ -62,6 +62,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     config = apply_overrides(preset.config, args.set or [])
     config = with_budget(config, args.max_steps, args.max_epochs)
+    from cnnablate.loggers import check_loggers
+
+    loggers = check_loggers(args.logger or [])
     out_dir = Path(args.out) if args.out else Path("runs") / preset.name / f"seed{args.seed}"
     check_writable(out_dir, keep=False)
     from cnnablate.checkpoints import checkpoint_line
@@ -74,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         preset=recorded_preset(preset.name, config),
         label=preset.name,
         checkpoint=args.checkpoint,
+        loggers=loggers,  # one run named OUT's name, experiment the preset, files in OUT
     )
     result = train(config, seed=args.seed, out_dir=out_dir, options=options)
     from cnnablate.summaries import summary_line
@@ -89,6 +93,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cnnablate.runner.spec import load_spec
 
     spec = load_spec(args.spec)
+    from cnnablate.loggers import check_loggers
+
+    check_loggers(spec.model.loggers, f"{args.spec}: loggers")
+    extra_loggers = check_loggers(args.logger or [])
     from cnnablate.runner.plans import make_plan
 
     if args.dry_run:
@@ -112,6 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data_dir=resolve_data_dir(args.data_dir),
         progress="bar" if sys.stderr.isatty() else "lines",
         deadline=time.time() + args.time_limit if args.time_limit else None,
+        loggers=extra_loggers,
     )
     study = run_spec(spec, options)
     counts = print_status(study, make_plan(spec, args.max_steps))

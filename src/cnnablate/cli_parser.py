@@ -9,6 +9,7 @@ import argparse
 from cnnablate import __version__
 from cnnablate.argtypes import Parser, fraction, non_negative_int, positive_float, positive_int
 from cnnablate.data.registry import DATAMODULES
+from cnnablate.loggers import LOGGERS
 from cnnablate.perf.benchmarks import BENCHMARKS
 
 DESCRIPTION = "presets, data, one training run, ablation matrices, reports, speed checks"
@@ -18,6 +19,16 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         help="where data sets live (default: $CNNABLATE_DATA, else the user cache dir)",
+    )
+
+
+def add_logger(parser: argparse.ArgumentParser, also: str = "") -> None:
+    parser.add_argument(
+        "--logger",
+        action="append",
+        choices=LOGGERS,
+        help=f"log each seed's run to this logger too (repeatable){also}; the extras "
+        "cnnablate[tensorboard|mlflow|wandb] install their packages",
     )
 
 
@@ -53,6 +64,7 @@ def build_parser() -> Parser:
     train.add_argument(
         "--checkpoint", action="store_true", help="keep the best weights (OUT/best.ckpt)"
     )
+    add_logger(train)
     add_data_dir(train)
 
     run = sub.add_parser("run", help="run an ablation spec (grid or Optuna study), resumable")
@@ -73,6 +85,7 @@ def build_parser() -> Parser:
         help="stop after this long: running trials stop at an epoch end with their state saved, "
         "and the same command resumes them",
     )
+    add_logger(run, also=", beside the spec's loggers")
     add_data_dir(run)
 
     status = sub.add_parser("status", help="done / short / running / failed / pending per cell")

@@ -109,6 +109,10 @@ def test_shipped_specs_are_valid():
             "name: x\nfactors: {model.activation: [relu]}\nseeds_for: {sigmoid: [1]}",
             "seeds_for.sigmoid: no factor has a level 'sigmoid'; levels: relu",
         ),
+        (
+            "name: x\nloggers: [csv, nope]",
+            "invalid 'loggers': unknown logger 'nope'; allowed: csv, tensorboard, mlflow, wandb",
+        ),
     ],
 )
 def test_bad_specs_name_the_key_and_what_is_allowed(text, expected):
@@ -198,3 +202,26 @@ def test_parser_answers_any_key_path_with_user_errors(key, value, where):
         parse_spec(yaml.safe_dump(spec))
     except UserError as error:
         assert "\n" not in str(error)
+
+
+# The hashes these specs had before the `loggers` key existed: results folders and studies made
+# then are keyed by them.
+HASHES_BEFORE_LOGGERS = {"demo": "7fc7955fc45c43b3", "mnist1d-quick": "9ed12809cd2e551b"}
+
+
+def test_loggers_leave_the_spec_hash_as_it_was():
+    from pathlib import Path
+
+    plain = parse_spec(GOOD)
+    logged = parse_spec(GOOD + "loggers: [tensorboard, mlflow]\n")
+    assert logged.model.loggers == ["tensorboard", "mlflow"]
+    assert logged.hash == plain.hash == HASHES_BEFORE_LOGGERS["demo"]
+    assert (
+        load_spec(Path("ablations/mnist1d-quick.yaml")).hash
+        == HASHES_BEFORE_LOGGERS["mnist1d-quick"]
+    )
+    assert parse_spec(GOOD.replace("seeds: [0, 1]", "seeds: [0, 2]")).hash != plain.hash
+
+
+def test_a_spec_names_each_logger_once():
+    assert parse_spec(GOOD + "loggers: [csv, wandb, csv]\n").model.loggers == ["csv", "wandb"]

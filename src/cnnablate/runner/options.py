@@ -25,6 +25,7 @@ class RunOptions:
     data_dir: Path | None = None
     progress: Progress = "lines"  # how this process shows the matrix's progress
     deadline: float | None = None  # time.time() by which trials stop, their state saved
+    loggers: tuple[str, ...] = ()  # experiment loggers beside the spec's (loggers.LOGGERS)
 
     def out_of_time(self, need_s: float = 0.0) -> bool:
         return self.deadline is not None and time.time() + need_s >= self.deadline

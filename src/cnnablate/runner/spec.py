@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cnnablate.config import (
     ExperimentConfig,
@@ -39,9 +39,11 @@ from cnnablate.config import (
     leaf_keys,
 )
 from cnnablate.errors import UserError, format_validation_error
+from cnnablate.loggers import unknown_logger
 from cnnablate.presets import PRESETS, get_preset
 
 Scalar = str | int | float | bool | None
+NOT_HASHED = {"loggers"}  # spec keys that leave every result as it is
 
 
 class Base(StrictModel):
@@ -121,6 +123,17 @@ class SpecModel(StrictModel):
     checkpoint: bool = False  # keep each trial's best weights (best.ckpt in its folder)
     # Train the seeds of a cell together (vmap); "auto": on a GPU only.
     pack_seeds: bool | Literal["auto"] = "auto"
+    # Experiment loggers of every trial (loggers.LOGGERS); no part of the spec's hash: they
+    # change where a run is logged, not its results.
+    loggers: list[str] = Field(default_factory=list)
+
+    @field_validator("loggers")
+    @classmethod
+    def _known_loggers(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if (problem := unknown_logger(name)) is not None:
+                raise ValueError(problem)
+        return list(dict.fromkeys(names))
 
     @model_validator(mode="after")
     def _mode_settings(self) -> SpecModel:
@@ -156,7 +169,8 @@ class Spec:
         self.model = model
         self.path = path
         self.text = text
-        self.hash = hashlib.sha256(model.model_dump_json().encode()).hexdigest()[:16]
+        results = model.model_dump_json(exclude=NOT_HASHED)  # what decides the results
+        self.hash = hashlib.sha256(results.encode()).hexdigest()[:16]
         self.levels: Mapping[str, list[Level]] = MappingProxyType(dict(levels or {}))
 
     @property

@@ -7,6 +7,7 @@ still gets its own folder, heartbeat, result and `tell`.
 
 from __future__ import annotations
 
+import json
 import math
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,7 +19,8 @@ from optuna.trial import Trial, TrialState
 from cnnablate.budget import asked_steps
 from cnnablate.callbacks import RESUME_FILE
 from cnnablate.errors import Interrupted, UserError
-from cnnablate.runner.grid import combo_key
+from cnnablate.loggers import LogTarget
+from cnnablate.runner.grid import SEED, combo_key
 from cnnablate.runner.options import RunOptions
 from cnnablate.runner.optuna_access import storage_of, trial_id
 from cnnablate.runner.plans import ASKED, CAP, Plan
@@ -85,6 +87,8 @@ def run_trials(
                     checkpoint=plan.spec.model.checkpoint,
                     deadline=options.deadline,
                     label=", ".join(trial_label(trial) for trial in todo),
+                    loggers=tuple(dict.fromkeys([*plan.spec.model.loggers, *options.loggers])),
+                    log_to=log_target(plan, todo[0], options),
                 )
                 results = train_seeds(config, [seed for _, seed, _ in setups], dirs, train_options)
             except Exception as error:
@@ -95,6 +99,15 @@ def run_trials(
                     study.tell(trial, objective_value(plan.metric, result))
                     outcomes[trial.number] = result["status"]
     return [outcomes[trial.number] for trial in trials]
+
+
+def log_target(plan: Plan, trial: Trial, options: RunOptions) -> LogTarget:
+    """Where a trial's loggers write: the results folder, the spec's name as experiment (W&B
+    project), the cell without its seed as W&B group; each trial a run named by its folder."""
+    cell = json.loads(trial.user_attrs.get("cell") or "{}")
+    levels = ", ".join(f"{key}={value}" for key, value in cell.items() if key != SEED)
+    params = {"spec": plan.spec.name, **({"cell": levels} if levels else {})}
+    return LogTarget(options.out_dir, plan.spec.name, levels[:128] or None, params)
 
 
 def tell_stopped(study: optuna.Study, trials: list[Trial], error: Exception) -> dict[int, str]:

@@ -65,3 +65,28 @@ def test_bad_input_is_a_user_error(tmp_path):
         cnnablate.train(out=tmp_path)
     with pytest.raises(UserError, match="spec: missing key 'name'"):
         cnnablate.run({"factors": {}}, out=tmp_path)
+
+
+def test_run_from_python_logs_where_tensorboard_and_mlflow_read_it_back(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec = {**SPEC, "factors": {"model.activation": ["relu"]}, "seeds": [0]}
+    spec["base"] = {
+        "preset": "udl-cnn",
+        "set": {"data.num_samples": 600, "train.eval_every_epochs": 1},
+    }
+    out = tmp_path / "results"
+    table = cnnablate.run(spec, out=out, loggers=["tensorboard", "mlflow"])
+    (row,) = table.to_dict("records")
+    name = row["dir"].rsplit("/", 1)[-1]
+    events = EventAccumulator(str(out / "tensorboard" / name))
+    events.Reload()
+    assert events.Scalars("final/test_acc")[0].value == pytest.approx(row["test_acc"])
+    assert [e.step for e in events.Scalars("test_acc")] == [5, 10, 15, 20]  # 5 batches an epoch
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    [run] = client.search_runs([client.get_experiment_by_name("from-python").experiment_id])
+    assert run.info.run_name == name and run.data.metrics["final/test_acc"] == row["test_acc"]
+    with pytest.raises(UserError, match="loggers: .*nope"):
+        cnnablate.run(spec, out=tmp_path / "other", loggers=["nope"])

@@ -9,6 +9,7 @@ workers are spawned processes, which import the script again).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +28,22 @@ def run(
     workers: int = 1,
     max_steps: int | None = None,
     storage: str | None = None,
+    loggers: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Run (or resume) an ablation spec, a YAML file or the same as a dict; the results table,
     one row per finished trial (as `cnnablate.load_results` reads it). `out`: the results folder
     (default results/NAME); `max_steps`: cap every trial (a smoke run, marked as such);
-    `storage`: an Optuna storage URL (default: SQLite in the results folder)."""
+    `storage`: an Optuna storage URL (default: SQLite in the results folder); `loggers`:
+    experiment loggers beside the spec's (csv, tensorboard, mlflow, wandb; README "Loggers")."""
     from cnnablate.data.fetch import resolve_data_dir
+    from cnnablate.loggers import check_loggers
     from cnnablate.runner.execute import RunOptions, run_spec
     from cnnablate.runner.results import read_results
     from cnnablate.runner.storage import default_storage_url
 
     parsed = as_spec(spec)
+    check_loggers(parsed.model.loggers, "spec: loggers")
+    extra_loggers = check_loggers(list(loggers), "loggers")
     out_dir = Path(out) if out is not None else Path("results") / parsed.name
     options = RunOptions(
         out_dir=out_dir,
@@ -46,6 +52,7 @@ def run(
         step_cap=max_steps,
         data_dir=resolve_data_dir(None),
         progress="off",
+        loggers=extra_loggers,
     )
     from cnnablate.callbacks import quiet
 

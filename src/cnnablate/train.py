@@ -331,14 +331,17 @@ def train_table(
     max_steps: int | None = None,
     max_epochs: int | None = None,
     accelerator: str = "auto",
+    loggers: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Train a preset (or a config, an ExperimentConfig or its dict) with `overrides` (dotted
     keys, as `--set`: {"optim.lr": 0.05, "model.factory": "mynets:wide"}), once per seed; one
     row per seed with its result (test_acc, train_acc, params, throughput, ...). Each seed's
-    result.json and metrics.csv go to OUT/seedN (default runs/PRESET)."""
+    result.json and metrics.csv go to OUT/seedN (default runs/PRESET); `loggers`: experiment
+    loggers, a run per seed in its folder (README "Loggers")."""
     import pandas as pd
 
     from cnnablate.data.fetch import resolve_data_dir
+    from cnnablate.loggers import check_loggers
     from cnnablate.presets import preset_or_config, recorded_preset
 
     base = preset_or_config(preset, config)
@@ -349,6 +352,7 @@ def train_table(
         data_dir=resolve_data_dir(None),
         preset=recorded_preset(preset, resolved) if preset else None,
         progress="off",
+        loggers=check_loggers(list(loggers), "loggers"),
     )
     with quiet():
         results = train_seeds(resolved, list(seeds), [out_dir / f"seed{s}" for s in seeds], options)

@@ -85,3 +85,25 @@ def test_a_bad_factory_or_data_module_stops_the_run_before_any_trial(
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and says in err and "cell" in err
     assert not (out / "trials").exists() and not (out / "results.parquet").exists()
+
+
+def test_a_factory_and_its_kwargs_as_two_factors_make_a_grid(outside_code, tmp_path, capsys):
+    text = """
+name: grid
+base: {preset: udl-cnn, set: {data.num_samples: 600}}
+factors:
+  model.factory: ["nets:wide_cnn"]
+  model.kwargs.width: [8, 16]
+budget: {max_steps: 10}
+"""
+    assert main(["run", str(write_spec(tmp_path, text)), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert '"model.kwargs.width":8' in out and '"model.kwargs.width":16' in out
+    assert "2 cells, 20 steps in all" in out
+
+
+def test_kwargs_on_a_lecture_network_name_the_cell(outside_code, tmp_path, capsys):
+    text = "name: bad\nbase: {preset: udl-cnn}\nfactors:\n  model.kwargs.width: [8]\n"
+    assert main(["run", str(write_spec(tmp_path, text)), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert 'cell {"model.kwargs.width":8,"seed":0}' in err and "go with model.factory" in err

@@ -257,6 +257,11 @@ def _levels_of(name: str, raw: list | dict, base: ExperimentConfig) -> list[Leve
 
 
 def _check_level(spec: Spec, factor: str, level: Level, where: str) -> None:
+    """The level on the base config alone. A level that only sets keyword arguments
+    (`model.kwargs.width`) may need another factor's level (`model.factory`): its cells are
+    checked whole instead (`grid.check_cells`)."""
+    if level.overrides and all(in_open_mapping(key) for key in level.overrides):
+        return
     try:
         spec.config_for({factor: level})
     except UserError as error:

@@ -27,6 +27,7 @@ TINY_PRESETS = {
     "tiny-cnn-w8": 946,
     "tiny-cnn-w16": 2_522,
     "tiny-cnn-deep": 3_018,
+    "tiny-resnet1d": 3_402,
 }
 
 

@@ -1,4 +1,5 @@
-"""The tinynets presets: two or three Conv1d(k5, s2) layers of one width, then Linear(→10).
+"""The tinynets presets: two or three Conv1d(k5, s2) layers of one width, then Linear(→10);
+and tiny-resnet1d, a network of the example's own (nets.py) named by `model.factory`.
 
 Torch-free, like cnnablate's own presets, so that `cnnablate presets` lists them without torch.
 Each `params=` is the trainable parameter count of the built network (the example's tests check
@@ -50,3 +51,17 @@ def tiny_cnn_w16() -> dict:
 )
 def tiny_cnn_deep() -> dict:
     return tiny_cnn(width=16, depth=3)
+
+
+@register(
+    "tiny-resnet1d",
+    "MNIST-1D residual 1-D CNN: Conv1d(16, k5, s2), 2 residual blocks, global mean, Linear(16→10)",
+    SOURCE,
+    params=3_402,
+)
+def tiny_resnet1d() -> dict:
+    """Your own network as a preset: `model.factory` names it by import path (imported only when
+    a network is built, so listing stays torch-free), `model.kwargs` its arguments."""
+    config = tiny_cnn(width=16, depth=0)
+    config["model"] = {"factory": "tinynets.nets:resnet1d", "kwargs": {"width": 16, "blocks": 2}}
+    return config

@@ -328,15 +328,20 @@ def apply_dict(
     return validate_config(tree, where=where)
 
 
-def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
-    """Apply `KEY=VALUE` strings (dotted keys, YAML values) and validate the result."""
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings as {dotted key: YAML value}, in order (a key given twice: the last)."""
     pairs = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--set expects KEY=VALUE, got {item!r}")
         pairs[key.strip()] = parse_value(text.strip())
-    return apply_dict(config, pairs, where="--set")
+    return pairs
+
+
+def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """Apply `KEY=VALUE` strings (dotted keys, YAML values) and validate the result."""
+    return apply_dict(config, parse_overrides(overrides), where="--set")
 
 
 def with_budget(

@@ -30,6 +30,7 @@ from cnnablate.callbacks import (
 )
 from cnnablate.checkpoints import BestWeights, best_checkpoint, offer_final_weights
 from cnnablate.config import ExperimentConfig, apply_dict, with_budget
+from cnnablate.config_file import write_run_configs
 from cnnablate.data import TensorDataModule, build_datamodule, data_shape
 from cnnablate.data.external import describe
 from cnnablate.errors import Interrupted, UserError
@@ -125,7 +126,8 @@ def train_seeds(
     gives each seed the initialisation and data order it would have alone; `train_samples_per_s`
     counts the samples of all seeds (`pack_size` says how many).
 
-    The run saves its whole state to `out_dirs[0]/resume.ckpt` every `train.checkpoint_every`
+    Each folder gets its seed's `config.yaml` first (`train --config` reruns it). The run
+    saves its whole state to `out_dirs[0]/resume.ckpt` every `train.checkpoint_every`
     and resumes from it when started again with the same config, seeds and cap. Given a
     `deadline`, it stops at the last epoch end before it, saves, and raises `Interrupted`; the
     file is removed when the run completes.
@@ -138,6 +140,7 @@ def train_seeds(
             train_seeds(config, [s], [d], alone)[0] for s, d in zip(seeds, out_dirs, strict=True)
         ]
     run = prepare(config, seeds, options)
+    write_run_configs(config, seeds, out_dirs, options.preset, options.step_cap)
     with seed_logging(config, run.seeds, out_dirs, options) as options:
         fitted = fit(run, out_dirs, options)
         return summarise(run, fitted, out_dirs, options)

@@ -97,6 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_loggers(spec.model.loggers, f"{args.spec}: loggers")
     extra_loggers = check_loggers(args.logger or [])
+    if args.set:
+        from cnnablate.runner.overrides import overrides_line, with_overrides
+
+        spec = with_overrides(spec, args.set)
+        print(overrides_line(spec, args.set))
     from cnnablate.runner.plans import make_plan
 
     if args.dry_run:

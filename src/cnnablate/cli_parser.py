@@ -69,6 +69,13 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="run an ablation spec (grid or Optuna study), resumable")
     run.add_argument("spec", help="an ablation spec, e.g. ablations/mnist1d-quick.yaml")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override the spec's base in every cell (after base.set; factor levels still "
+        "apply on top); the results folder's spec.yaml records it",
+    )
     run.add_argument("--out", help="results folder (default results/NAME)")
     run.add_argument(
         "--storage",

@@ -41,6 +41,7 @@ print(json.dumps(report), file=sys.__stdout__)
 
 BAD_YAML = "name: x\nseeds: [0, 1\n"
 UNKNOWN_KEY = "name: x\nbase: {preset: udl-mlp}\nseeds: [0]\nbudgett: {max_steps: 5}\n"
+GOOD = "name: x\nbase: {preset: udl-mlp}\nseeds: [0]\n"
 
 
 def cases(specs: Path) -> list[tuple[list[str], int]]:
@@ -48,6 +49,7 @@ def cases(specs: Path) -> list[tuple[list[str], int]]:
     (specs / "bad.yaml").write_text(BAD_YAML)
     (specs / "key.yaml").write_text(UNKNOWN_KEY)
     (specs / "logger.yaml").write_text("name: x\nloggers: [nope]\n")
+    (specs / "good.yaml").write_text(GOOD)
     return [
         (["--help"], 0),
         (["--version"], 0),
@@ -65,6 +67,10 @@ def cases(specs: Path) -> list[tuple[list[str], int]]:
         (["train", "udl-cnn", "--set", "data.name=cifar"], 2),
         (["train", "udl-cnn", "--logger", "nope"], 2),
         (["run", str(specs / "logger.yaml")], 2),
+        (["train", "udl-cnn", "--print-config", "--set", "optim.lr=0.5"], 0),
+        (["train", "--config", "nope.yaml"], 2),
+        (["train", "--config", str(specs / "key.yaml")], 2),
+        (["run", str(specs / "good.yaml"), "--set", "optim.lrr=1"], 2),
         (["data", "fetch", "cifar"], 2),
         (["bench", "--save", "a", "--against", "b"], 2),
         (["run", str(specs / "bad.yaml")], 2),

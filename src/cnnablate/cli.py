@@ -56,17 +56,23 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from cnnablate.config import apply_overrides, with_budget
-    from cnnablate.presets import get_preset, recorded_preset
+    from cnnablate.config_file import dump_run, train_request
 
-    preset = get_preset(args.preset)
-    config = apply_overrides(preset.config, args.set or [])
-    config = with_budget(config, args.max_steps, args.max_epochs)
+    request = train_request(
+        args.preset, args.config, args.set or [], args.max_steps, args.max_epochs, args.seed
+    )
+    run = request.run
     from cnnablate.loggers import check_loggers
 
     loggers = check_loggers(args.logger or [])
-    out_dir = Path(args.out) if args.out else Path("runs") / preset.name / f"seed{args.seed}"
+    if args.print_config:
+        print(dump_run(run), end="")
+        return 0
+    label = request.label
+    out_dir = Path(args.out) if args.out else Path("runs") / label / f"seed{run.seed}"
     check_writable(out_dir, keep=False)
+    if request.origin:
+        print(request.origin)
     from cnnablate.checkpoints import checkpoint_line
     from cnnablate.data.fetch import resolve_data_dir
     from cnnablate.train import TrainOptions, train
@@ -74,12 +80,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = TrainOptions(
         accelerator=args.accelerator,
         data_dir=resolve_data_dir(args.data_dir),
-        preset=recorded_preset(preset.name, config),
-        label=preset.name,
+        preset=run.preset,
         checkpoint=args.checkpoint,
         loggers=loggers,  # one run named OUT's name, experiment the preset, files in OUT
+        step_cap=run.step_cap,
+        label=label,
     )
-    result = train(config, seed=args.seed, out_dir=out_dir, options=options)
+    result = train(run.config, seed=run.seed, out_dir=out_dir, options=options)
     from cnnablate.summaries import summary_line
 
     print(summary_line(result))

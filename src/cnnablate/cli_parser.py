@@ -48,14 +48,25 @@ def build_parser() -> Parser:
     add_data_dir(fetch)
 
     train = sub.add_parser("train", help="train one preset and write result.json")
-    train.add_argument("preset", help="a preset name (see `cnnablate presets`)")
+    train.add_argument("preset", nargs="?", help="a preset name (see `cnnablate presets`)")
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="instead of a preset: rerun a trial's config.yaml or result.json, or train a "
+        "config YAML (as --print-config prints it)",
+    )
+    train.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config and seed as YAML (for --config) and train nothing",
+    )
     train.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
         help="override a config field, e.g. optim.lr=0.05 or model.hidden=[100,100]",
     )
-    train.add_argument("--seed", type=non_negative_int, default=0)
+    train.add_argument("--seed", type=non_negative_int, help="default: the --config file's, else 0")
     budget = train.add_mutually_exclusive_group()
     budget.add_argument("--max-steps", type=positive_int, help="budget in SGD updates")
     budget.add_argument("--max-epochs", type=positive_int, help="budget in epochs")

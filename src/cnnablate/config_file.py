@@ -26,7 +26,7 @@ from cnnablate.config import (
     with_budget,
 )
 from cnnablate.errors import UserError, format_validation_error
-from cnnablate.presets import PRESETS, get_preset
+from cnnablate.presets import PRESETS, get_preset, recorded_preset
 
 CONFIG_FILE = "config.yaml"
 HEADER = "# a cnnablate training run; `cnnablate train --config THIS_FILE` reruns it\n"
@@ -157,9 +157,11 @@ def _mapping(raw: Any, where: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TrainRequest:
-    """The run `cnnablate train` is asked for, and a line saying where it came from."""
+    """The run `cnnablate train` is asked for, the name its folder and progress lines go by (the
+    preset named, else "custom"), and a line saying where it came from."""
 
     run: SavedRun
+    label: str = "custom"
     origin: str | None = None
 
 
@@ -185,11 +187,14 @@ def train_request(
         saved = load_run(Path(config_path))
     config = with_budget(apply_overrides(saved.config, sets), max_steps, max_epochs)
     chosen_seed = seed if seed is not None else (saved.seed or 0)
-    run = replace(saved, config=config, seed=chosen_seed)
+    # A user's network (model.factory) in place of the preset's is no lecture preset.
+    recorded = recorded_preset(saved.preset, config)
+    run = replace(saved, config=config, seed=chosen_seed, preset=recorded)
+    label = saved.preset or "custom"
     if config_path is None:
-        return TrainRequest(run)
+        return TrainRequest(run, label)
     changed = _changes(sets, max_steps, max_epochs, seed, saved.seed)
-    return TrainRequest(run, _origin(config_path, run, changed))
+    return TrainRequest(run, label, _origin(config_path, run, changed))
 
 
 def _changes(

@@ -11,14 +11,15 @@ def summary_line(result: dict) -> str:
         return "n/a" if value is None else f"{100 * value:.2f}%"
 
     rate = result["train_samples_per_s"]
+    name = result["preset"] or "custom"  # a config without a preset (train --config)
     return (
-        f"{result['preset']} seed {result['seed']}: {result['status']}, "
+        f"{name} seed {result['seed']}: {result['status']}, "
         f"test acc {pct(result['test_acc'])} (at best val {pct(result['test_acc_at_best_val'])}), "
         f"train acc {pct(result['train_acc'])}, "
         f"{result['steps']} steps in {result['wall_s']:.1f} s, "
         f"{rate:,.0f} train samples/s, {result['params']:,} params, {result['device']}"
         if rate
-        else f"{result['preset']}: {result['status']}, test acc {pct(result['test_acc'])}"
+        else f"{name}: {result['status']}, test acc {pct(result['test_acc'])}"
     )
 
 

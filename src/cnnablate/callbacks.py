@@ -62,7 +62,9 @@ class ThroughputMeter(pl.Callback):
         self.seconds = 0.0
         self.all_samples = 0
         self.all_seconds = 0.0
+        self.eval_seconds = 0.0  # the validations during training, timed apart
         self._last: float | None = None
+        self._eval_start: float | None = None
 
     def _now(self, module: pl.LightningModule) -> float:
         if module.device.type == "cuda":
@@ -83,6 +85,14 @@ class ThroughputMeter(pl.Callback):
             self.samples += samples
             self.seconds += elapsed
 
+    def on_validation_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._eval_start = self._now(module)
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if self._eval_start is not None:
+            self.eval_seconds += self._now(module) - self._eval_start
+        self._eval_start = None
+
     @property
     def samples_per_s(self) -> float | None:
         samples, seconds = (
@@ -96,7 +106,7 @@ class ThroughputMeter(pl.Callback):
         return samples / seconds if seconds > 0 else None
 
     def state_dict(self) -> dict[str, Any]:
-        keys = ("blocks_seen", "samples", "seconds", "all_samples", "all_seconds")
+        keys = ("blocks_seen", "samples", "seconds", "all_samples", "all_seconds", "eval_seconds")
         return {key: getattr(self, key) for key in keys}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -90,6 +90,9 @@ class TrialRecord(BaseModel):
     wall_s: float | None = Field(
         None, description="seconds from the start of training to the end of evaluation"
     )
+    eval_s: float | None = Field(
+        None, description="of wall_s, seconds spent evaluating (validations and the final one)"
+    )
     device: str | None = Field(
         None, description="the device in words (CPU model and threads, or GPU name)"
     )

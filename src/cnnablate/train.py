@@ -182,6 +182,7 @@ class Fitted:
     train_samples_per_s: float | None
     best: BestWeights | None
     resume_path: Path
+    eval_s: float = 0.0  # in the validations during training
 
 
 def prepare(config: ExperimentConfig, seeds: list[int], options: TrainOptions) -> Prepared:
@@ -254,7 +255,7 @@ def fit(run: Prepared, out_dirs: list[Path], options: TrainOptions) -> Fitted:
             f"stopped by its time limit after epoch {trainer.current_epoch} "
             f"({run.module.updates} of {run.updates} updates); its state is in {saver.path}"
         )
-    return Fitted(trainer.current_epoch, meter.samples_per_s, best, saver.path)
+    return Fitted(trainer.current_epoch, meter.samples_per_s, best, saver.path, meter.eval_seconds)
 
 
 def summarise(
@@ -265,8 +266,10 @@ def summarise(
     module, datamodule = run.module, run.datamodule
     bar = options.shown_progress() == "bar"
     splits = {"test": datamodule.eval_batches("test"), "train": datamodule.train_eval_batches()}
+    started = time.perf_counter()
     finals, eval_rate = evaluate(module, splits, run.accelerator, "test", bar)
-    shared = shared_facts(run, fitted, options, eval_samples_per_s=eval_rate)
+    eval_s = fitted.eval_s + time.perf_counter() - started
+    shared = shared_facts(run, fitted, options, eval_samples_per_s=eval_rate, eval_s=eval_s)
     histories = completed_histories(module, datamodule, fitted.epochs, run.accelerator, bar)
     if fitted.best is not None:
         offer_final_weights(fitted.best, module, histories)
@@ -293,7 +296,11 @@ def summarise(
 
 
 def shared_facts(
-    run: Prepared, fitted: Fitted, options: TrainOptions, eval_samples_per_s: float | None
+    run: Prepared,
+    fitted: Fitted,
+    options: TrainOptions,
+    eval_samples_per_s: float | None,
+    eval_s: float | None = None,
 ) -> dict[str, Any]:
     """The result's facts common to all seeds of the run (timings as of this call)."""
     module, rate = run.module, fitted.train_samples_per_s
@@ -312,6 +319,7 @@ def shared_facts(
         "step_cap": options.step_cap,
         "epochs": fitted.epochs,
         "wall_s": time.perf_counter() - run.started,
+        "eval_s": eval_s,
         "device": describe_device(module.device),
         "accelerator": run.accelerator,
         "update_path": module.update_path,

@@ -27,6 +27,7 @@ from cnnablate.report.tables import (
     main_effects,
     paired_comparisons,
 )
+from cnnablate.report.timing import time_to_result
 from cnnablate.report.trained import best_checkpointed, load_model, load_test_inputs, predict
 
 
@@ -106,6 +107,17 @@ def grid_section(document: Document, source: ResultsSource, context: Context) ->
             cells_for_reading(cells, factors),
         )
     )
+    timing = time_to_result(trials, factors)
+    if not timing.empty:
+        section.add(
+            Table(
+                f"{name}-time",
+                "Time to result: wall seconds per trial from the start of training to its final "
+                "evaluation (compile and CUDA-graph capture included), evaluation apart; device "
+                "minutes of the cell's trials (a pack counted once) and of the whole run",
+                timing,
+            )
+        )
     effects = main_effects(trials, factors, orders)
     if not effects.empty:
         section.add(

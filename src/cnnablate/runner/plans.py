@@ -40,6 +40,7 @@ from cnnablate.runner.grid import (
     enumerate_cells,
     search_space,
 )
+from cnnablate.runner.schedule import start_order
 from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, param_targets
 
 GRID_METRIC = "test_acc"
@@ -202,8 +203,8 @@ class GridPlan:
 
     def queue(self, study: optuna.Study) -> int:
         """Enqueue every cell with no trial done at this run's budget, waiting or running (under
-        the claim lock); returns how many. Cells cut off with their state saved come first: work in
-        flight finishes before new work starts, and fewer saved states wait at a time."""
+        the claim lock), in the order they should start (schedule.py: cut off first, then the
+        longest); returns how many."""
         live = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
         covered = {
             t.user_attrs.get("cell")
@@ -216,8 +217,8 @@ class GridPlan:
             if str(t.user_attrs.get("failure", "")).startswith("interrupted")
         }
         missing = [cell for cell in self.cells if cell.key not in covered]
-        missing.sort(key=lambda cell: cell.key not in cut_off)  # stable: grid order otherwise
-        for cell in missing:
+        config_of = lambda cell: cell_config(self.spec, cell.params)  # noqa: E731
+        for cell in start_order(missing, config_of, cut_off, self.step_cap):
             attrs = {"cell": cell.key, "cell_slug": cell.slug}
             study.enqueue_trial(cell.params, user_attrs=attrs)
         return len(missing)

@@ -16,7 +16,14 @@ from cnnablate.presets import get_preset
 from cnnablate.train import TrainOptions, best_validation, train
 
 QUIET = TrainOptions(progress="off")
-TIMING_KEYS = {"train_samples_per_s", "eval_samples_per_s", "achieved_flops_per_s", "wall_s", "pid"}
+TIMING_KEYS = {
+    "train_samples_per_s",
+    "eval_samples_per_s",
+    "achieved_flops_per_s",
+    "wall_s",
+    "eval_s",
+    "pid",
+}
 
 
 def tiny(name="udl-cnn", steps=120, overrides=()):

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from cnnablate.config import ExperimentConfig
+from cnnablate.divergence import DivergenceWatch
 from cnnablate.graphed import GraphedBlocks
 from cnnablate.losses import get_loss
 from cnnablate.metrics import EvalTotals
@@ -85,10 +86,12 @@ class Classifier(pl.LightningModule):
         # Each copy's metrics of the last `trainer.validate` / `trainer.test`, by split:
         # `[{f"{split}_loss": ..., f"{split}_acc": ...}, ...]`.
         self.last_eval: list[dict[str, float]] = [{} for _ in copies]
-        self.train_loss = nn.ModuleList(MeanMetric() for _ in copies)
-        self.train_acc = nn.ModuleList(MeanMetric() for _ in copies)
+        # "disable": no NaN check, which would read the device every block (a diverged copy's
+        # epoch mean is NaN, as its loss is).
+        self.train_loss = nn.ModuleList(MeanMetric(nan_strategy="disable") for _ in copies)
+        self.train_acc = nn.ModuleList(MeanMetric(nan_strategy="disable") for _ in copies)
         self.updates = 0
-        self.diverged: list[int | None] = [None] * self.copies
+        self.watch = DivergenceWatch(self.copies)
         self.histories: list[list[dict[str, Any]]] = [[] for _ in copies]
         self._graphed: GraphedBlocks | None = None
         self._resumed_rng: dict[str, Any] | None = None
@@ -105,6 +108,15 @@ class Classifier(pl.LightningModule):
     @property
     def history(self) -> list[dict[str, Any]]:
         return self.histories[0]
+
+    @property
+    def diverged(self) -> list[int | None]:
+        """Per copy, the update at the end of the block whose loss was first not finite."""
+        return self.watch.diverged
+
+    @diverged.setter
+    def diverged(self, steps: list[int | None]) -> None:
+        self.watch.diverged = list(steps)
 
     @property
     def diverged_at(self) -> int | None:
@@ -199,13 +211,13 @@ class Classifier(pl.LightningModule):
             self.train_loss[copy].update(loss_sum[copy] / samples, weight=samples)
             self.train_acc[copy].update(correct[copy] / samples, weight=samples)
 
-    def _check_divergence(self, loss_sum: Tensor) -> None:
-        """Record the step at which each copy's loss became NaN/inf; stop when all have."""
-        finite = torch.isfinite(loss_sum).tolist()
-        for copy, ok in enumerate(finite):
-            if not ok and self.diverged[copy] is None:
-                self.diverged[copy] = self.updates
-        if all(step is not None for step in self.diverged):
+    def _check_divergence(self, loss_sum: Tensor | None, wait: bool = False) -> None:
+        """Record the step at which each copy's loss became NaN/inf; stop when all have (on a
+        GPU the flags are read when they have landed: divergence.py)."""
+        if loss_sum is not None:
+            self.watch.note(torch.isfinite(loss_sum), self.updates)
+        self.watch.read(wait)
+        if self.watch.all_diverged:
             self.trainer.should_stop = True
 
     def _count_optimizer_steps(self, steps: int) -> None:
@@ -329,6 +341,7 @@ class Classifier(pl.LightningModule):
         self._resumed_rng = None
 
     def on_train_epoch_end(self) -> None:
+        self._check_divergence(None, wait=True)  # every block's flags read by the epoch's end
         scheduler = self.lr_schedulers()
         if scheduler is not None:
             scheduler.step()

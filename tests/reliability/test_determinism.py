@@ -15,6 +15,7 @@ from cnnablate.runner.storage import default_storage_url
 NOT_RESULTS = {
     "trial",
     "wall_s",
+    "eval_s",
     "train_samples_per_s",
     "eval_samples_per_s",
     "achieved_flops_per_s",

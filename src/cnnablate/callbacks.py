@@ -199,8 +199,10 @@ class ResumeCheckpoint(Checkpoint):
 
 
 def resume_meta(config: ExperimentConfig, seeds: list[int], step_cap: int | None) -> dict:
-    """What a saved state must match to be resumed: the same run, not just the same folder."""
-    return {"config": config.model_dump(), "seeds": list(seeds), "step_cap": step_cap}
+    """What a saved state must match to be resumed: the same run, not just the same folder. How
+    packed layers run is not part of it: the same state resumes under any of them."""
+    dump = config.model_dump(exclude={"train": {"packed_layers"}})
+    return {"config": dump, "seeds": list(seeds), "step_cap": step_cap}
 
 
 def resumable_state(path: Path, meta: dict[str, Any]) -> Path | None:

@@ -231,6 +231,10 @@ class TrainConfig(StrictModel):
     # On CUDA, capture each block of updates as a CUDA graph and replay it (eager elsewhere, and
     # whenever capture fails): the same updates without a kernel launch per operation.
     cuda_graph: bool = True
+    # How packed seeds' layers run (models/grouped.py): vmap's batching rules, grouped
+    # convolutions, or unfold + batched matrix products; auto: the one measured fastest on the
+    # device (scripts/gpu_bench.py). The same weights and updates whichever runs.
+    packed_layers: Literal["auto", "vmap", "grouped", "unfold"] = "auto"
     # Save the whole training state (weights, optimiser, data order, RNG, counters, history) at
     # the first epoch end after this many SGD updates (an int) or minutes ("5min"), so that a
     # run cut off resumes where it was; a run stopped by a time limit saves it in any case.

@@ -28,7 +28,7 @@ from cnnablate.graphed import GraphedBlocks
 from cnnablate.losses import get_loss
 from cnnablate.metrics import EvalTotals
 from cnnablate.models import build_network, weight_parameters
-from cnnablate.models.packed import PackedNetwork
+from cnnablate.models.grouped import pack_networks
 from cnnablate.optimisers import build_optimiser
 
 
@@ -103,7 +103,7 @@ class Classifier(pl.LightningModule):
         for seed in seeds:  # each copy initialised as a run with that seed alone would be
             torch.manual_seed(seed)
             nets.append(build_network(self.config.model, input_shape, num_classes))
-        return PackedNetwork(nets)
+        return pack_networks(nets, self.config.train.packed_layers)
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@
 # results/reference/NAME/trials/ (not committed: their files are in their call's parts), so that the next
 # call carries only what it needs (storage, the saved states of unfinished trials) within the
 # device's 64 MiB. The last call's remainder becomes .gpu/; its tables (and storage, for the
-# report) go to results/reference/NAME/ and its bench baselines to bench/baselines/.
+# report) go to results/reference/NAME/, its bench baselines to bench/baselines/ and its
+# packed-layers tables to results/gpu-campaign/packs.md (and .json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 calls=results/gpu-campaign
@@ -72,5 +73,7 @@ for folder in .gpu/results/*/; do
   done
 done
 if [ -d .gpu/baselines ]; then cp -r .gpu/baselines/. bench/baselines/; fi
+# The last packed-layers microbenchmark (scripts/gpu_bench.py), beside the calls' logs.
+if [ -f .gpu/packs/packs.md ]; then cp .gpu/packs/packs.md .gpu/packs/packs.json "$calls/"; fi
 echo "carried state: $(du -sh --apparent-size .gpu | cut -f1) in .gpu (mnist included), $(du -sh --apparent-size .whl 2>/dev/null | cut -f1) of wheels; a call carries at most 64 MiB"
 ls .gpu/done

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One device call of the GPU campaign (scripts/gpu_campaign.py says what it runs and keeps).
+# One device call of the GPU campaign (scripts/gpu_campaign.py says what it runs and keeps):
+# the packed-layers microbenchmark (scripts/gpu_bench.py, ~2 min), the CUDA equivalence tests,
+# then the rest of the chain at full budget from the committed state, within ~9 minutes.
 #
 # Here, once:  bash scripts/gpu-wheels.sh            # the wheels the device lacks, into .whl/
 #              bash scripts/gpu.sh --prepare          # MNIST into .gpu/mnist (carried)

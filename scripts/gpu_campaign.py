@@ -1,21 +1,31 @@
 """The GPU campaign, one device call at a time (run through scripts/gpu.sh).
 
-Each call runs, in order, the steps that earlier calls have not finished, and stops itself before
-its budget is spent with its state saved:
+Each call runs, in order, the steps that earlier calls have not finished (a done step runs again
+when one of its inputs changed), and stops itself before its budget is spent with its state saved:
 
-1. correctness: the CUDA-only tests (graph against eager, packed against separate seeds) and a
-   short run whose result.json must say `update_path: cuda-graph`;
-2. speed: the training benchmarks on the GPU (bench/, contenders side by side), saved as a
+1. packs: the microbenchmark of packed layers and concurrent streams (scripts/gpu_bench.py, about
+   two minutes): µs per update for k = 1, 2, 4, 8, 16 copies packed by vmap, grouped
+   convolutions and unfold + bmm, and for 1, 2, 4, 8 CUDA streams; it recommends a kind of packed
+   layers for the device;
+2. correctness: the CUDA-only tests (packed layers against vmap and lone networks, graph against
+   eager, packed against separate seeds) and a short run whose result.json must say
+   `update_path: cuda-graph`;
+3. speed: the training benchmarks on the GPU (bench/, contenders side by side), saved as a
    baseline named after the GPU;
-3. profile: microseconds per update under a few settings and the kernels of eager updates
+4. profile: microseconds per update under a few settings and the kernels of eager updates
    (scripts/gpu_profile.py), where the next speed-up must come from;
-4. the campaign: ablations/nielsen-chain.yaml at full budget, then lecture-factors.yaml, through
+5. the campaign: ablations/nielsen-chain.yaml at full budget, then lecture-factors.yaml, through
    the real runner with `--time-limit`, so that cut-off trials resume (first) in the next call.
+   Its seeds train packed by the kind the microbenchmark recommends, once the correctness tests
+   (which check that kind on the device) have passed; vmap otherwise. Every kind resumes the
+   same saved states.
 
-Everything a later call or the report needs lives in the state folder (default .gpu/, carried
-to the device and back): done markers, logs, bench baselines and the results folders (storage,
-trial folders with checkpoints and saved training states). At the end the state is packed into
-$OUT as gpu-state.tgz.NN parts of at most 15 MiB; `scripts/gpu-unpack.sh` restores it here.
+The measurements come first, the tests before the long runs that rely on them. Everything a
+later call or the report needs lives in the state folder (default .gpu/, carried to the device
+and back): done markers, logs, the microbenchmark's tables (packs/), bench baselines and the
+results folders (storage, trial folders with checkpoints and saved training states). At the end
+the state is packed into $OUT as gpu-state.tgz.NN parts of at most 15 MiB;
+`scripts/gpu-unpack.sh` restores it here.
 
 `--dry` runs every step on the CPU with tiny budgets (part of the test suite).
 """
@@ -37,12 +47,23 @@ from pathlib import Path
 PART_BYTES = 15 * 1024 * 1024
 PACK_RESERVE_S = 25.0  # left at the end for packing the state into $OUT
 STOP_MARGIN_S = 30.0  # a cut-off run's last epoch, its result writing and the runner's exit
+# What train.packed_layers=auto runs (models/grouped.py), set for the campaign's runs.
+PACKED_LAYERS_ENV = "CNNABLATE_PACKED_LAYERS"
 MIN_STEP_S = 20.0  # a step given less than this is left for the next call
 # One process on the GPU: processes share it by turns (on an H200, two gave no more updates per
 # second in all than one), and each cell started adds its saved state to what the next call
 # must carry within 64 MiB (fc2: 20 MB, dropout: 33 MB), so one cell is in flight at a time.
 CAMPAIGN_WORKERS = 1
 TAIL_LINES = 40  # of each command's output, printed (the whole output is in the state's logs)
+PACKS_BUDGET_S = 150  # the microbenchmark's rows stop being added after this
+GROUPED_TESTS = "tests/models/test_grouped.py"
+PACKS_INPUTS = (
+    "scripts/gpu_bench.py",
+    "src/cnnablate/perf/packs.py",
+    "src/cnnablate/models/grouped.py",
+    "src/cnnablate/models/grouped_ops.py",
+)
+PACKS_NETWORK = "nielsen-conv2-relu"  # the recommendation the campaign's networks follow
 
 
 @dataclass
@@ -53,6 +74,7 @@ class Step:
     time_limited: bool = False  # the last command takes --time-limit
     check: str | None = None  # a result.json whose update_path must be cuda-graph
     needs: str | None = None  # a module the step imports (its wheel may stay behind, to fit)
+    packed_layers: bool = False  # runs with the packed layers the microbenchmark recommends
     inputs: tuple[str, ...] = ()  # files whose change makes a done step run again
 
     def fingerprint(self) -> str:
@@ -77,24 +99,40 @@ def steps(state: Path, dry: bool, gpu: str, workers: int = CAMPAIGN_WORKERS) -> 
         # run checks that both are set up.
         check_preset, check_steps = "udl-cnn", "20"
         tests = ["tests/test_graphed.py", "--collect-only"]
+        grouped_tests = [GROUPED_TESTS, "--collect-only"]
+        packs = ["--dry"]
         bench = ["bench/test_train.py", "--collect-only"]
         specs, spec_args = ["scripts/gpu-dry.yaml"], ["--max-steps", "20", "--workers", "1"]
     else:
         check_preset, check_steps = "nielsen-conv2-relu", "600"
         tests = ["tests/test_graphed.py", "tests/test_train.py", "-k", "graph or packed"]
+        grouped_tests = [GROUPED_TESTS]
+        packs = ["--budget", str(PACKS_BUDGET_S)]
         bench = ["bench/test_train.py", "bench/test_memory.py", f"--benchmark-save={gpu}"]
         specs = ["ablations/nielsen-chain.yaml", "ablations/lecture-factors.yaml"]
         spec_args = ["--workers", str(workers)]
     check_out = runs / "graph-check"
     plan = [
         Step(
+            "packs",
+            [[sys.executable, "scripts/gpu_bench.py", "--out", str(state / "packs"), *packs]],
+            inputs=PACKS_INPUTS,
+        ),
+        Step(
             "correctness",
             [
+                pytest(*grouped_tests),
                 pytest(*tests),
                 cli("train", check_preset, "--max-steps", check_steps, "--out", str(check_out)),
             ],
             check=None if dry else str(check_out / "result.json"),
-            inputs=("tests/test_graphed.py", "tests/test_train.py", "src/cnnablate/graphed.py"),
+            inputs=(
+                "tests/test_graphed.py",
+                "tests/test_train.py",
+                "src/cnnablate/graphed.py",
+                GROUPED_TESTS,
+                *PACKS_INPUTS[2:],
+            ),
         ),
         Step(
             "speed",
@@ -108,7 +146,8 @@ def steps(state: Path, dry: bool, gpu: str, workers: int = CAMPAIGN_WORKERS) -> 
         out = state / "results" / name
         needs = "kornia" if "lecture-factors" in name else None  # augmentation on the GPU
         command = cli("run", spec, "--out", str(out), *spec_args)
-        plan.append(Step(f"campaign-{name}", [command], {}, True, needs=needs))
+        step = Step(f"campaign-{name}", [command], {}, True, needs=needs, packed_layers=True)
+        plan.append(step)
     return plan
 
 
@@ -152,6 +191,7 @@ class Campaign:
         for folder in (self.log_dir, self.done_dir, out):
             folder.mkdir(parents=True, exist_ok=True)
         self.call = time.strftime("%Y%m%dT%H%M%S")
+        self.plan: dict[str, Step] = {}
 
     def left_s(self) -> float:
         return self.deadline - time.monotonic() - PACK_RESERVE_S
@@ -159,10 +199,16 @@ class Campaign:
     def say(self, text: str) -> None:
         print(f"[gpu {time.strftime('%H:%M:%S')} left {self.left_s():.0f}s] {text}", flush=True)
 
+    def done(self, step: Step) -> bool:
+        """Done in this call or an earlier one, with the inputs it has now."""
+        marker = self.done_dir / step.name
+        return marker.exists() and (not step.inputs or step.fingerprint() in marker.read_text())
+
     def run(self, plan: list[Step]) -> None:
+        self.plan = {step.name: step for step in plan}
         for step in plan:
             marker = self.done_dir / step.name
-            if marker.exists() and (not step.inputs or step.fingerprint() in marker.read_text()):
+            if self.done(step):
                 self.say(f"{step.name}: done in an earlier call, skipped")
                 continue
             if step.needs and importlib.util.find_spec(step.needs) is None:
@@ -176,9 +222,22 @@ class Campaign:
                 marker.write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {step.fingerprint()}\n")
             self.say(f"{step.name}: {'done' if ok else 'not finished'}")
 
+    def packed_layers(self) -> str:
+        """The kind the microbenchmark recommends, once the correctness tests passed; else vmap."""
+        packs = self.state / "packs" / "packs.json"
+        tested = "correctness" in self.plan and self.done(self.plan["correctness"])
+        kind = "vmap"
+        if packs.exists() and tested:
+            kind = json.loads(packs.read_text())["recommended"].get(PACKS_NETWORK, "vmap")
+        why = "recommended by the microbenchmark" if kind != "vmap" else "until measured and tested"
+        self.say(f"packed layers: {kind} ({why}; {PACKED_LAYERS_ENV})")
+        return kind
+
     def run_step(self, step: Step) -> bool:
         log = self.log_dir / f"{self.call}-{step.name}.log"
         env = {**os.environ, **step.env, "PYTHONUNBUFFERED": "1"}
+        if step.packed_layers:
+            env[PACKED_LAYERS_ENV] = self.packed_layers()
         ok = True
         for command in step.commands:
             limit = self.left_s()

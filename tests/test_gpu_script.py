@@ -4,6 +4,7 @@ packed for the next call, and a second call that skips what the first finished."
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = {"correctness", "speed", "profile", "campaign-gpu-dry"}
+STEPS = {"packs", "correctness", "speed", "profile", "campaign-gpu-dry"}
 
 
 def gpu_dry(state: Path, out: Path, budget: int = 600) -> subprocess.CompletedProcess:
@@ -41,6 +42,16 @@ def test_dry_campaign_runs_every_step_packs_its_state_and_resumes(tmp_path):
     names = unpacked_names(out)
     quick = "results/gpu-dry"
     assert {f"{quick}/results.parquet", f"{quick}/study.db", "done/speed"} <= names
+    # The microbenchmark first: its table in the output, its files in the state; the campaign's
+    # runs use the packed layers it recommends, once the correctness step is done.
+    assert first.stdout.index("packs: done") < first.stdout.index("correctness: done")
+    header = "| nielsen-conv2-relu: networks | packed: vmap | packed: grouped | packed: unfold |"
+    assert header in first.stdout and "CPU threads (not CUDA streams)" in first.stdout
+    assert {"packs/packs.json", "packs/packs.md"} <= names
+    packs = json.loads((state / "packs" / "packs.json").read_text())
+    assert packs["device"].startswith("cpu") and len(packs["measurements"]) == 12
+    kind = packs["recommended"]["nielsen-conv2-relu"]
+    assert f"packed layers: {kind} (" in first.stdout
     assert not any(name.startswith(("mnist", "out")) for name in names)  # inputs stay behind
 
     second = gpu_dry(state, tmp_path / "out2")
@@ -54,7 +65,7 @@ def test_a_call_without_time_leaves_every_step_for_the_next(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("no time left in this call, next call") == len(STEPS)
     assert not list((tmp_path / "state" / "done").iterdir())
-    assert "still to do: correctness, speed, profile, campaign-gpu-dry" in result.stdout
+    assert "still to do: packs, correctness, speed, profile, campaign-gpu-dry" in result.stdout
 
 
 def test_a_done_step_runs_again_when_its_inputs_change(tmp_path, capsys):

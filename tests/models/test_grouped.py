@@ -266,3 +266,12 @@ def test_seeds_trained_with_packed_layers_match_vmap(tmp_path):
             assert mine[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-5)
         assert mine["test_acc"] == pytest.approx(theirs["test_acc"], abs=2e-3)
     assert results["unfold"][0]["test_loss"] != results["unfold"][1]["test_loss"]
+
+
+def test_a_network_of_one_layer_packs_too():
+    torch.manual_seed(0)
+    nets = [nn.Linear(4, 3), nn.Linear(4, 3)]
+    grouped = GroupedNetwork(copy.deepcopy(nets), "grouped")
+    x = torch.randn(2, 5, 4)
+    torch.testing.assert_close(grouped(x), torch.stack([net(x[i]) for i, net in enumerate(nets)]))
+    assert grouped.layers_path == "grouped"

@@ -38,9 +38,12 @@ from cnnablate.models.packed import PackedNetwork
 
 LAYER_KINDS = ("vmap", "grouped", "unfold")
 AUTO_ENV = "CNNABLATE_PACKED_LAYERS"  # a kind that `auto` means instead of the table below
-# What `auto` runs, as measured by scripts/gpu_bench.py (README, "Packed layers"): device type ->
-# the dims of the network's convolutions (0: none) -> kind. A device not here runs vmap (the
-# campaign's measured path on CUDA until a GPU has measured the others).
+# What `auto` runs: device type -> the dims of the network's convolutions (0: none) -> kind,
+# the fastest measured by scripts/gpu_bench.py. On the CPU (bench/packs/, 2-core AMD EPYC, one
+# thread), µs per update against vmap's over 2, 4, 8 copies: nielsen-conv2-relu grouped 0.95,
+# unfold 1.09; udl-cnn unfold 0.69, grouped 0.95; nielsen-shallow (an MLP) grouped 0.82. A
+# device not here runs vmap (on CUDA the campaign's measured path, until a GPU has measured the
+# others: the device call's microbenchmark).
 AUTO_LAYERS: dict[str, dict[int, str]] = {"cpu": {0: "grouped", 1: "unfold", 2: "grouped"}}
 
 CONVS = (nn.Conv1d, nn.Conv2d)
@@ -86,7 +89,9 @@ def layer_failure(layer: nn.Module) -> str | None:
         return "momentum=None" if layer.momentum is None else None
     if isinstance(layer, nn.Flatten):
         return None if (layer.start_dim, layer.end_dim) == (1, -1) else "flatten of other dims"
-    if isinstance(layer, (nn.Linear, *POOLS)) or elementwise(layer):
+    if isinstance(layer, POOLS):
+        return "return_indices=True" if getattr(layer, "return_indices", False) else None
+    if isinstance(layer, nn.Linear) or elementwise(layer):
         return None
     return "not a layer the packed kernels know"
 
@@ -151,7 +156,7 @@ class GroupedNetwork(PackedNetwork):
         self.conv_dims = conv_dims(self._template[0])
         # Each layer with the names of its stacked tensors: (layer, [(own name, stacked name)]).
         self._plan = [
-            (layer, [(key, f"{name}.{key}") for key in _own_tensor_names(layer)])
+            (layer, [(key, f"{name}.{key}" if name else key) for key in _own_tensor_names(layer)])
             for name, layer in leaves(self._template[0])
         ]
         self.layers_path = "vmap"  # what the last forward ran

@@ -3,6 +3,8 @@ norm run as grouped convolutions or batched matrix products, and compute what `v
 networks compute: outputs, gradients of every parameter, running statistics, weights after SGD.
 
 The `cuda` twins run where a GPU is (the device command, `scripts/gpu.sh`); elsewhere they skip.
+They run in full float32: by default cuDNN rounds convolutions to TF32 on recent GPUs and batched
+matrix products do not, so there the kinds agree only to TF32's precision (about 1e-3).
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
 KINDS = ["grouped", "unfold"]
 SEEDS = (3, 5, 8)
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # as the packed-against-separate training test's
+
+
+@pytest.fixture(autouse=True)
+def full_float32():
+    """No TF32 on CUDA while a test runs (nothing changes on the CPU)."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def model(preset: str, *overrides: str) -> ModelConfig:

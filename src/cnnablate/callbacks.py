@@ -205,6 +205,20 @@ def resume_meta(config: ExperimentConfig, seeds: list[int], step_cap: int | None
     return {"config": dump, "seeds": list(seeds), "step_cap": step_cap}
 
 
+def same_run(saved: dict[str, Any] | None, meta: dict[str, Any]) -> bool:
+    """Whether a saved state's meta is this run's. Its config is read as today's (fields added
+    since take their defaults, which are the old behaviour), so that a state saved by an earlier
+    version still resumes."""
+    if not isinstance(saved, dict) or "config" not in saved:
+        return False
+    try:
+        config = ExperimentConfig.model_validate(saved["config"])
+    except ValueError:
+        return False
+    seeds, step_cap = saved.get("seeds"), saved.get("step_cap")
+    return resume_meta(config, list(seeds or []), step_cap) == meta
+
+
 def resumable_state(path: Path, meta: dict[str, Any]) -> Path | None:
     """`path` if it holds a saved state of this very run, else None (a fresh start)."""
     if not path.exists():
@@ -213,7 +227,7 @@ def resumable_state(path: Path, meta: dict[str, Any]) -> Path | None:
         saved = torch.load(path, map_location="cpu", weights_only=False)
     except Exception:  # a torn or foreign file: start afresh, it will be overwritten
         return None
-    return path if saved.get("resume_meta") == meta else None
+    return path if same_run(saved.get("resume_meta"), meta) else None
 
 
 class PlainProgress(pl.Callback):

@@ -52,7 +52,10 @@ class GraphedBlocks:
         return self._replay(key, xs, ys)
 
     def _key(self, xs: Tensor, ys: Tensor) -> tuple:
-        learning_rates = tuple(float(group["lr"]) for group in self.optimizer.param_groups)
+        # A learning rate held in a tensor (a value per packed copy, `models/packed_optim.py`)
+        # is read in place by the captured kernels: a new value needs no new capture.
+        groups = self.optimizer.param_groups
+        learning_rates = tuple(float(g["lr"]) for g in groups if not isinstance(g["lr"], Tensor))
         return tuple(xs.shape), tuple(ys.shape), xs.dtype, learning_rates
 
     def _warm_up(self, xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:

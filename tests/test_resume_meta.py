@@ -41,3 +41,14 @@ def test_a_foreign_meta_is_no_run():
     assert not same_run(None, meta)
     assert not same_run({"config": {"model": {"conv": "not a list"}}}, meta)
     assert not same_run({"seeds": [0]}, meta)
+
+
+def test_a_pack_across_cells_is_the_same_run_only_with_each_copys_config():
+    config = get_preset("udl-cnn").config
+    faster = config.model_copy(update={"optim": config.optim.model_copy(update={"lr": 0.5})})
+    meta = resume_meta(config, [0, 1], None, [config, faster])
+    assert meta["configs"][1]["optim"]["lr"] == 0.5
+    assert same_run(copy.deepcopy(meta), meta)
+    assert not same_run(resume_meta(config, [0, 1], None), meta)
+    assert not same_run(resume_meta(config, [0, 1], None, [faster, config]), meta)
+    assert "configs" not in resume_meta(config, [0, 1], None, [config, config])

@@ -198,11 +198,23 @@ class ResumeCheckpoint(Checkpoint):
         self._saved_at = (module.updates, time.time())
 
 
-def resume_meta(config: ExperimentConfig, seeds: list[int], step_cap: int | None) -> dict:
+def resume_meta(
+    config: ExperimentConfig,
+    seeds: list[int],
+    step_cap: int | None,
+    copy_configs: list[ExperimentConfig] | None = None,
+) -> dict:
     """What a saved state must match to be resumed: the same run, not just the same folder. How
-    packed layers run is not part of it: the same state resumes under any of them."""
-    dump = config.model_dump(exclude={"train": {"packed_layers"}})
-    return {"config": dump, "seeds": list(seeds), "step_cap": step_cap}
+    packed layers run is not part of it: the same state resumes under any of them. A pack across
+    cells (`copy_configs` not all `config`) also holds each copy's config."""
+
+    def dump(config: ExperimentConfig) -> dict:
+        return config.model_dump(exclude={"train": {"packed_layers"}})
+
+    meta = {"config": dump(config), "seeds": list(seeds), "step_cap": step_cap}
+    if any(copy != config for copy in copy_configs or []):
+        meta["configs"] = [dump(copy) for copy in copy_configs]
+    return meta
 
 
 def same_run(saved: dict[str, Any] | None, meta: dict[str, Any]) -> bool:
@@ -213,10 +225,11 @@ def same_run(saved: dict[str, Any] | None, meta: dict[str, Any]) -> bool:
         return False
     try:
         config = ExperimentConfig.model_validate(saved["config"])
+        copies = [ExperimentConfig.model_validate(c) for c in saved.get("configs") or []]
     except ValueError:
         return False
     seeds, step_cap = saved.get("seeds"), saved.get("step_cap")
-    return resume_meta(config, list(seeds or []), step_cap) == meta
+    return resume_meta(config, list(seeds or []), step_cap, copies) == meta
 
 
 def resumable_state(path: Path, meta: dict[str, Any]) -> Path | None:

@@ -13,6 +13,7 @@ from pytorch_lightning.callbacks import Checkpoint
 
 from cnnablate.atomic import atomic_path
 from cnnablate.data import TensorDataModule
+from cnnablate.models.copy_dropout import lone_layers
 from cnnablate.module import Classifier
 
 BEST_FILE = "best.ckpt"
@@ -63,15 +64,16 @@ def best_checkpoint(
 def copy_checkpoint(module: Classifier, copy: int, row: dict[str, Any]) -> dict[str, Any]:
     """One copy of `module` as the checkpoint Lightning would write of it trained alone (weights
     only): `Classifier.load_from_checkpoint` gives a lone network. `row`: its evaluation."""
-    net = module.net.unpack(copy) if module.packed else module.net
+    net = lone_layers(module.net.unpack(copy)) if module.packed else module.net
+    hparams = {**module.hparams, "config": module.copy_configs[copy].model_dump()}
     return {
         "epoch": row["epoch"] - 1,  # Lightning counts epochs from 0, the history from 1
         "global_step": row["step"],
         "pytorch-lightning_version": pl.__version__,
         "state_dict": {f"net.{k}": v.detach().cpu() for k, v in net.state_dict().items()},
         module.CHECKPOINT_HYPER_PARAMS_NAME: getattr(module, "_hparams_name", None),
-        # A packed module's hyper-parameters are a lone one's: the seeds are not among them.
-        module.CHECKPOINT_HYPER_PARAMS_KEY: dict(module.hparams),
+        # A packed copy's hyper-parameters are a lone one's: its own config, no seeds.
+        module.CHECKPOINT_HYPER_PARAMS_KEY: hparams,
     }
 
 

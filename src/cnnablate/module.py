@@ -8,12 +8,12 @@ the block's updates are captured once as a CUDA graph and replayed (`graphed.Gra
 With several seeds the module trains that many independent copies of the network at once
 (`models.PackedNetwork`): each copy's initialisation and data order are those of its seed; its
 dropout masks (one shared stream, different per copy) and augmentation (the first seed's stream)
-are not. Metrics, history and divergence are kept per seed.
+are not. Metrics, history and divergence are kept per seed. The copies may be configs of one pack
+key, each with its own loss, optimiser settings, schedule and dropout rate (`copy_settings.py`).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,15 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from cnnablate.config import ExperimentConfig
+from cnnablate.copy_settings import CopySettings
 from cnnablate.divergence import DivergenceWatch
 from cnnablate.graphed import GraphedBlocks
 from cnnablate.losses import get_loss
 from cnnablate.metrics import EvalTotals
 from cnnablate.models import build_network, weight_parameters
+from cnnablate.models.copy_dropout import per_copy_dropout
 from cnnablate.models.grouped import pack_networks
-from cnnablate.optimisers import build_optimiser
-
-
-def l2_coefficient(config: ExperimentConfig, num_train: int) -> float:
-    """Nielsen's λ divided by the number of training mini-batches (network3) or examples."""
-    optim = config.optim
-    if optim.l2 == 0:
-        return 0.0
-    if optim.l2_scale == "examples":
-        return optim.l2 / num_train
-    return optim.l2 / math.ceil(num_train / config.data.batch_size)
-
+from cnnablate.optimisers import build_optimiser, l2_coefficient
 
 EVAL_SPLITS = ("val", "test", "train")
 
@@ -53,6 +44,7 @@ class Classifier(pl.LightningModule):
         num_train: int,
         num_classes: int = 10,
         seeds: list[int] | None = None,
+        copy_configs: list[ExperimentConfig] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(config, ExperimentConfig):  # as `load_from_checkpoint` passes it
@@ -70,8 +62,11 @@ class Classifier(pl.LightningModule):
         self.config = config
         self.packed = seeds is not None and len(seeds) > 1
         self.copies = len(seeds) if self.packed else 1
+        self.copy_configs = list(copy_configs or [config] * self.copies)
+        self.copy_settings = CopySettings(self.copy_configs, num_train) if self.packed else None
         self.net = self._build(input_shape, num_classes, seeds)
-        self.loss_fn = get_loss(config.loss)
+        self.loss_fns = [get_loss(c.loss) for c in self.copy_configs]
+        self.loss_fn = self.loss_fns[0]
         self.l2 = l2_coefficient(config, num_train)
         self.automatic_optimization = False
         copies = range(self.copies)
@@ -100,10 +95,10 @@ class Classifier(pl.LightningModule):
         if not self.packed:
             return build_network(self.config.model, input_shape, num_classes)
         nets = []
-        for seed in seeds:  # each copy initialised as a run with that seed alone would be
-            torch.manual_seed(seed)
-            nets.append(build_network(self.config.model, input_shape, num_classes))
-        return pack_networks(nets, self.config.train.packed_layers)
+        for seed, config in zip(seeds, self.copy_configs, strict=True):
+            torch.manual_seed(seed)  # each copy initialised as a run with that seed alone would be
+            nets.append(build_network(config.model, input_shape, num_classes))
+        return pack_networks(per_copy_dropout(nets), self.config.train.packed_layers)
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -130,14 +125,16 @@ class Classifier(pl.LightningModule):
         return z if self.packed else z.unsqueeze(0)
 
     def l2_penalty(self) -> Tensor:
-        """Nielsen's L2 term. Training applies its gradient in the optimiser instead."""
-        weights = self.net.weights() if self.packed else weight_parameters(self.net)
-        return 0.5 * self.l2 * sum(w.square().sum() for w in weights)
+        """Nielsen's L2 term (a pack's: each copy's at its coefficient). Training applies its
+        gradient in the optimiser instead."""
+        if self.packed:
+            return self.copy_settings.l2_penalty(self.net.weights())
+        return 0.5 * self.l2 * sum(w.square().sum() for w in weight_parameters(self.net))
 
     def copy_losses(self, z: Tensor, y: Tensor) -> Tensor:
         """The data cost of each copy, shape `(copies,)`."""
         if self.packed:
-            return torch.func.vmap(self.loss_fn)(z, y)
+            return self.copy_settings.losses(z, y)
         return self.loss_fn(z, y).unsqueeze(0)
 
     def block_updates(self, xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:
@@ -265,8 +262,8 @@ class Classifier(pl.LightningModule):
 
     def _update_eval(self, split: str, x: Tensor, y: Tensor) -> None:
         z = self.per_copy(self(x))
-        for copy in range(self.copies):
-            self.eval_totals[f"split_{split}"][copy].update(self.loss_fn(z[copy], y), z[copy], y)
+        for copy, loss_fn in enumerate(self.loss_fns):
+            self.eval_totals[f"split_{split}"][copy].update(loss_fn(z[copy], y), z[copy], y)
 
     def _eval_metrics(self, copy: int, default: str = "val") -> dict[str, float]:
         """Loss and accuracy of `copy` on each evaluated split; its totals reset."""
@@ -340,6 +337,11 @@ class Classifier(pl.LightningModule):
             torch.cuda.set_rng_state_all(self._resumed_rng["cuda"])
         self._resumed_rng = None
 
+    def on_train_epoch_start(self) -> None:
+        if self.packed:  # copies with optimiser settings of their own: their schedules
+            optimizer = self.optimizers().optimizer
+            self.copy_settings.start_epoch(optimizer, self.current_epoch, self.trainer.max_epochs)
+
     def on_train_epoch_end(self) -> None:
         self._check_divergence(None, wait=True)  # every block's flags read by the epoch's end
         scheduler = self.lr_schedulers()
@@ -362,6 +364,8 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optim = self.config.optim
+        if self.packed and self.copy_settings.own_optimiser:  # hyperparameters of their own
+            return self.copy_settings.optimiser(*(g["params"] for g in self.parameter_groups()))
         capturable = self.config.train.cuda_graph and self.device.type == "cuda"
         optimizer = build_optimiser(self.parameter_groups(), optim, capturable)
         if optim.schedule == "none":

@@ -10,6 +10,7 @@ do, makes that the gradient of the L2 penalty; a decoupled one (AdamW) would not
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,16 @@ OPTIMISERS: dict[str, OptimiserBuilder] = {
     "sgd": sgd,
     "adam": adam,
 }
+
+
+def l2_coefficient(config: Any, num_train: int) -> float:
+    """Nielsen's λ divided by the number of training mini-batches (network3) or examples."""
+    optim = config.optim
+    if optim.l2 == 0:
+        return 0.0
+    if optim.l2_scale == "examples":
+        return optim.l2 / num_train
+    return optim.l2 / math.ceil(num_train / config.data.batch_size)
 
 
 def build_optimiser(

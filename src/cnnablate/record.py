@@ -69,6 +69,12 @@ class TrialRecord(BaseModel):
     pack_fallback: str | None = Field(
         None, description="why seeds asked to train packed trained one at a time, if they did"
     )
+    pack_key: str | None = Field(
+        None, description="hash of what a pack shares: trials with equal keys may train packed"
+    )
+    pack_id: str | None = Field(
+        None, description="the pack a trial trained in (its first folder's name), if packed"
+    )
     train_samples_per_s: float | None = Field(
         None, description="training throughput of the whole pack"
     )

@@ -131,15 +131,18 @@ def stop_status(error: BaseException) -> str:
 
 @contextmanager
 def seed_logging(
-    config: ExperimentConfig, seeds: list[int], out_dirs: list[Path], options: TrainOptions
+    configs: Sequence[ExperimentConfig],
+    seeds: list[int],
+    out_dirs: list[Path],
+    options: TrainOptions,
 ) -> Iterator[TrainOptions]:
-    """The options with each seed's loggers among the callbacks (unchanged without loggers);
-    their runs end when the block does, as it ended."""
+    """The options with each seed's loggers among the callbacks (unchanged without loggers),
+    each logging its own config; their runs end when the block does, as it ended."""
     if not options.loggers:
         yield options
         return
     runs = seed_runs(options.log_to or LogTarget(), out_dirs, options.preset)
-    params = [seed_params(config, seed, options) for seed in seeds]
+    params = [seed_params(c, seed, options) for c, seed in zip(configs, seeds, strict=True)]
     live = SeedLoggers(options.loggers, runs, params)
     try:
         yield replace(options, callbacks=[*options.callbacks, live])

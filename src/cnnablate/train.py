@@ -40,6 +40,7 @@ from cnnablate.machine import describe_device, running_commit, versions
 from cnnablate.models import build_network, count_params
 from cnnablate.models.packed import pack_failure
 from cnnablate.module import Classifier
+from cnnablate.pack_keys import check_pack, copy_facts
 from cnnablate.seed_logging import log_summary, seed_logging
 from cnnablate.train_options import Progress, TrainOptions
 
@@ -120,28 +121,36 @@ def train_seeds(
     out_dirs: list[Path],
     options: TrainOptions | None = None,
 ) -> list[dict[str, Any]]:
-    """Train `config` once per seed, several seeds packed into one module when more than one.
+    """Train `config` once per seed, several seeds packed into one module when more than one."""
+    runs = [(config, seed, Path(d)) for seed, d in zip(seeds, out_dirs, strict=True)]
+    return train_pack(runs, options)
 
-    Each seed gets its own `result.json` and `metrics.csv` in its `out_dirs` entry. A packed run
-    gives each seed the initialisation and data order it would have alone; `train_samples_per_s`
-    counts the samples of all seeds (`pack_size` says how many).
 
-    Each folder gets its seed's `config.yaml` first (`train --config` reruns it). The run
-    saves its whole state to `out_dirs[0]/resume.ckpt` every `train.checkpoint_every`
-    and resumes from it when started again with the same config, seeds and cap. Given a
+def train_pack(
+    runs: Sequence[tuple[ExperimentConfig, int, Path]], options: TrainOptions | None = None
+) -> list[dict[str, Any]]:
+    """Train each run (config, seed, folder), several packed into one module when more than one:
+    their configs must share a pack key (`pack_keys.py`: each copy keeps its loss, optimiser
+    settings, schedule and dropout rates), else ValueError. A packed copy starts as it would alone.
+
+    Each folder gets its run's `config.yaml` first (`train --config` reruns it), then its
+    `result.json` (its config, `pack_size`, `pack_key`, `pack_id`) and `metrics.csv`. The pack
+    saves its whole state to the first folder's `resume.ckpt` every `train.checkpoint_every`
+    and resumes from it when started again with the same configs, seeds and cap. Given a
     `deadline`, it stops at the last epoch end before it, saves, and raises `Interrupted`; the
-    file is removed when the run completes.
+    file is removed when the run completes. `train_samples_per_s` counts every copy's samples.
     """
     options = options or TrainOptions()
-    out_dirs = [Path(d) for d in out_dirs]
-    if len(seeds) > 1 and (reason := packing_failure(config, len(seeds))) is not None:
+    configs, seeds = [run[0] for run in runs], [run[1] for run in runs]
+    out_dirs = [Path(run[2]) for run in runs]
+    check_pack(configs)
+    if len(runs) > 1 and (reason := packing_failure(configs[0], len(runs))) is not None:
         alone = replace(options, pack_fallback=reason)
-        return [
-            train_seeds(config, [s], [d], alone)[0] for s, d in zip(seeds, out_dirs, strict=True)
-        ]
-    run = prepare(config, seeds, options)
-    write_run_configs(config, seeds, out_dirs, options.preset, options.step_cap)
-    with seed_logging(config, run.seeds, out_dirs, options) as options:
+        return [train_pack([one], alone)[0] for one in runs]
+    run = prepare(configs, seeds, options)
+    for config, seed, out_dir in zip(configs, seeds, out_dirs, strict=True):
+        write_run_configs(config, [seed], [out_dir], options.preset, options.step_cap)
+    with seed_logging(configs, run.seeds, out_dirs, options) as options:
         fitted = fit(run, out_dirs, options)
         return summarise(run, fitted, out_dirs, options)
 
@@ -185,9 +194,10 @@ class Fitted:
     eval_s: float = 0.0  # in the validations during training
 
 
-def prepare(config: ExperimentConfig, seeds: list[int], options: TrainOptions) -> Prepared:
-    """The data and module of a run, each seed's initialisation and data order as if alone."""
-    started, commit = time.perf_counter(), running_commit()
+def prepare(configs: list[ExperimentConfig], seeds: list[int], options: TrainOptions) -> Prepared:
+    """The data and module of a run (a config per seed), each seed's initialisation and data
+    order as if alone."""
+    config, started, commit = configs[0], time.perf_counter(), running_commit()
     accelerator = resolve_accelerator(options.accelerator)
     packed = len(seeds) > 1
     pl.seed_everything(seeds[0], verbose=False)
@@ -206,6 +216,7 @@ def prepare(config: ExperimentConfig, seeds: list[int], options: TrainOptions) -
         datamodule.num_train,
         num_classes=datamodule.num_classes,
         seeds=seeds if packed else None,
+        copy_configs=configs if packed else None,
     )
     set_memory_format(module, config.train.memory_format, accelerator)
     pl.seed_everything(seeds[0], verbose=False)  # dropout streams start as in a lone run
@@ -220,7 +231,7 @@ def fit(run: Prepared, out_dirs: list[Path], options: TrainOptions) -> Fitted:
     progress = options.shown_progress()
     meter = ThroughputMeter()
     best = best_checkpoint(run.datamodule, out_dirs, run.seeds) if options.checkpoint else None
-    meta = resume_meta(run.config, run.seeds, options.step_cap)
+    meta = resume_meta(run.config, run.seeds, options.step_cap, run.module.copy_configs)
     saver = ResumeCheckpoint(
         out_dirs[0] / RESUME_FILE,
         run.config.train.checkpoint_every_updates,
@@ -286,6 +297,7 @@ def summarise(
             "train_acc": finals[copy]["train_acc"],
             "train_loss": finals[copy]["train_loss"],
             **shared,
+            **copy_facts(run.module.copy_configs[copy], out_dirs),
         }
         write_text(out_dirs[copy] / "metrics.csv", metrics_csv(histories[copy]))
         write_json(out_dirs[copy] / "result.json", result)
@@ -328,7 +340,6 @@ def shared_facts(
         "commit": run.commit,
         "hostname": platform.node(),
         "pid": os.getpid(),
-        "config": run.config.model_dump(),
     }
 
 

@@ -26,12 +26,13 @@ from cnnablate.errors import Unavailable, UserError
 from cnnablate.runner.folder import adopt_table, claim_folder
 from cnnablate.runner.options import CLAIM_MARGIN_S, RunOptions
 from cnnablate.runner.optuna_access import fail_trial, storage_of
+from cnnablate.runner.packing import pack_mode
 from cnnablate.runner.plans import Plan, make_plan
 from cnnablate.runner.progress import MatrixProgress, trial_label
 from cnnablate.runner.results import results_table, write_results
 from cnnablate.runner.spec import Spec, parse_spec
 from cnnablate.runner.storage import claim_lock, open_storage, storage_now, worker_is_gone
-from cnnablate.runner.trials import claim_trials, group_by_combo, run_trials
+from cnnablate.runner.trials import claim_trials, run_trials
 
 __all__ = ["RunOptions", "open_study", "run_spec"]
 
@@ -85,7 +86,7 @@ def reconcile(study: optuna.Study, plan: Plan, options: RunOptions) -> int:
     with claim_lock(options.out_dir, options.storage_url):
         adopt_table(study, plan, options.out_dir)
         fail_lost_trials(study, plan.spec.model.stale_after_s)
-        return plan.queue(study)
+        return plan.queue(study, pack_mode(plan.spec, options.accelerator, bool(options.loggers)))
 
 
 # --- workers --------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def reconcile(study: optuna.Study, plan: Plan, options: RunOptions) -> int:
 def worker_loop(spec: Spec, options: RunOptions) -> None:
     plan = make_plan(spec, options.step_cap)
     study = open_study(spec, options.storage_url, plan)
-    pack = plan.packs(options.accelerator)
+    pack = pack_mode(spec, options.accelerator, bool(options.loggers))
     progress = MatrixProgress(
         spec.name, plan.total, options.workers, options.progress, counts=plan.counts
     )
@@ -104,7 +105,7 @@ def worker_loop(spec: Spec, options: RunOptions) -> None:
             trials := claim_trials(study, plan, options, pack)
         ):
             progress.starting(study, ", ".join(trial_label(t) for t in trials))
-            for group in group_by_combo(trials):
+            for group in plan.pack_groups(trials, pack):
                 outcomes = run_trials(study, plan, group, options)
                 for trial, outcome in zip(group, outcomes, strict=True):
                     progress.ended(trial, outcome)

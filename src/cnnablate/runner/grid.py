@@ -57,15 +57,6 @@ def enumerate_cells(spec: Spec) -> list[Cell]:
     return cells
 
 
-def combo_key(trial: Any) -> str | None:
-    """The trial's cell without its seed: trials with equal keys can be packed."""
-    cell = trial.user_attrs.get("cell")
-    if cell is None:
-        return None
-    params = {k: v for k, v in json.loads(cell).items() if k != SEED}
-    return json.dumps(params, sort_keys=True)
-
-
 def chosen_levels(spec: Spec, cell_params: dict[str, Any]) -> dict[str, Level]:
     chosen = {}
     for factor, levels in spec.levels.items():

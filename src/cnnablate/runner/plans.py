@@ -1,7 +1,8 @@
 """What each mode of a spec asks of the runner, one plan object per mode.
 
 - `GridPlan`: every cell (factors × seeds) enqueued once as a waiting trial, sampled by a
-  GridSampler, scored by its test accuracy; cells that differ only in the seed may be packed.
+  GridSampler, scored by its test accuracy; cells of one pack key, or one cell's seeds, may
+  train packed (`packing.py`).
 - `SearchPlan`: Optuna's sampler (TPE) asks for new trials until `n_trials` have finished,
   scored by the spec's metric, pruned by its pruner.
 
@@ -36,15 +37,14 @@ from cnnablate.runner.grid import (
     cell_setup,
     check_cells,
     check_network,
-    combo_key,
     enumerate_cells,
     search_space,
 )
+from cnnablate.runner.packing import PackMode, group_key, groups_of, leading_run
 from cnnablate.runner.schedule import start_order
 from cnnablate.runner.spec import CategoricalParam, FloatParam, Spec, param_targets
 
 GRID_METRIC = "test_acc"
-MAX_PACK = 8
 ASKED = "asked_steps"  # user attr: the updates a trial was asked for (its budget under its cap)
 CAP = "step_cap"  # user attr: the --max-steps cap it ran under
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -101,6 +101,15 @@ class GridPlan:
 
     def asked_of(self, trial: FrozenTrial | Trial) -> int | None:
         return self.asked.get(trial.user_attrs.get("cell"))
+
+    @cached_property
+    def setups(self) -> dict[str, Setup]:
+        """Per cell key, its config, seed and preset."""
+        return {cell.key: cell_setup(self.spec, cell.params) for cell in self.cells}
+
+    def group_of(self, cell: str | None, pack: PackMode) -> str | None:
+        """The pack group of a cell's trials (`packing.group_key`)."""
+        return group_key(cell, pack, lambda key: self.setups[key][::2])
 
     def counts(self, trial: FrozenTrial) -> bool:
         """A completed trial of a cell of this grid, asked for at least what this run asks."""
@@ -201,10 +210,11 @@ class GridPlan:
     def configs(self) -> list[ExperimentConfig]:
         return [cell_config(self.spec, cell.params) for cell in self.cells]
 
-    def queue(self, study: optuna.Study) -> int:
+    def queue(self, study: optuna.Study, pack: PackMode = "none") -> int:
         """Enqueue every cell with no trial done at this run's budget, waiting or running (under
         the claim lock), in the order they should start (schedule.py: cut off first, then the
-        longest); returns how many."""
+        longest; packing, the cells of a pack group next to each other, where the first of them
+        would start); returns how many."""
         live = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
         covered = {
             t.user_attrs.get("cell")
@@ -218,7 +228,9 @@ class GridPlan:
         }
         missing = [cell for cell in self.cells if cell.key not in covered]
         config_of = lambda cell: cell_config(self.spec, cell.params)  # noqa: E731
-        for cell in start_order(missing, config_of, cut_off, self.step_cap):
+        ordered = start_order(missing, config_of, cut_off, self.step_cap)
+        groups = groups_of(ordered, lambda cell: self.group_of(cell.key, pack))
+        for cell in (cell for group in groups for cell in group):
             attrs = {"cell": cell.key, "cell_slug": cell.slug}
             study.enqueue_trial(cell.params, user_attrs=attrs)
         return len(missing)
@@ -226,16 +238,16 @@ class GridPlan:
     def open_work(self, study: optuna.Study) -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
-    def claimable(self, study: optuna.Study, pack: bool) -> int:
-        """Trials to ask for now: the waiting ones of the first waiting cell-without-seed (all of
-        them, up to MAX_PACK, when packing), or none."""
+    def claimable(self, study: optuna.Study, pack: PackMode) -> int:
+        """Trials to ask for now: the first waiting one and, when packing, the waiting ones of
+        its pack group that follow it (Optuna hands them out in order), up to MAX_PACK."""
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        if not waiting:
-            return 0
-        if not pack:
-            return 1
-        first = combo_key(min(waiting, key=lambda t: t.number))
-        return min(MAX_PACK, sum(combo_key(t) == first for t in waiting))
+        waiting.sort(key=lambda t: t.number)
+        return leading_run([self.group_of(t.user_attrs.get("cell"), pack) for t in waiting])
+
+    def pack_groups(self, trials: list[Trial], pack: PackMode) -> list[list[Trial]]:
+        """Claimed trials in the packs they train in."""
+        return groups_of(trials, lambda trial: self.group_of(trial.user_attrs.get("cell"), pack))
 
     def claimed(self, trial: Trial) -> bool:
         """False when another machine popped the last waiting trial between our look and our
@@ -249,13 +261,6 @@ class GridPlan:
 
     def callbacks(self, trial: Trial) -> list[Any]:
         return []
-
-    def packs(self, accelerator: str | None) -> bool:
-        """Pack seeds: as the spec says, else on a GPU (where tiny networks leave it idle)."""
-        if self.spec.model.pack_seeds != "auto":
-            return self.spec.model.pack_seeds
-        wanted = accelerator or self.spec.model.accelerator
-        return wanted == "gpu" or (wanted == "auto" and cuda_available())
 
 
 class SearchPlan:
@@ -328,7 +333,7 @@ class SearchPlan:
     def configs(self) -> list[ExperimentConfig]:
         return [self.spec.config_for({})]
 
-    def queue(self, study: optuna.Study) -> int:
+    def queue(self, study: optuna.Study, pack: PackMode = "none") -> int:
         return 0
 
     def done(self, study: optuna.Study) -> int:
@@ -337,7 +342,7 @@ class SearchPlan:
     def open_work(self, study: optuna.Study) -> int:
         return self.total - self.done(study)
 
-    def claimable(self, study: optuna.Study, pack: bool) -> int:
+    def claimable(self, study: optuna.Study, pack: PackMode) -> int:
         running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         return int(self.done(study) + running < self.total)
 
@@ -360,8 +365,8 @@ class SearchPlan:
 
         return [OptunaPruning(trial, monitor=self.metric.removeprefix("best_"))]
 
-    def packs(self, accelerator: str | None) -> bool:
-        return False  # each trial has its own sampled config: nothing to pack
+    def pack_groups(self, trials: list[Trial], pack: PackMode) -> list[list[Trial]]:
+        return [[trial] for trial in trials]
 
 
 Plan = GridPlan | SearchPlan
@@ -386,9 +391,3 @@ def suggest(trial: Trial, key: str, param: Any) -> Any:
     if isinstance(param, FloatParam):
         return trial.suggest_float(key, param.low, param.high, log=param.log)
     return trial.suggest_int(key, param.low, param.high, log=param.log)
-
-
-def cuda_available() -> bool:
-    import torch  # here, not at the top: status and spec checks answer without torch
-
-    return torch.cuda.is_available()

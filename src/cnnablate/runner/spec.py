@@ -121,7 +121,11 @@ class SpecModel(StrictModel):
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
     checkpoint: bool = False  # keep each trial's best weights (best.ckpt in its folder)
-    # Train the seeds of a cell together (vmap); "auto": on a GPU only.
+    # What trains together as one packed module (vmap): "cells", trials whose configs share a
+    # pack key (pack_keys.py: they may differ in seed, loss, optimiser settings, schedule, dropout
+    # rates); "seeds", a cell's seeds; "none"; "auto": as `pack_seeds` says, else cells on a GPU.
+    pack: Literal["auto", "cells", "seeds", "none"] = "auto"
+    # The older key: true = pack: seeds, false = pack: none.
     pack_seeds: bool | Literal["auto"] = "auto"
     # Experiment loggers of every trial (loggers.LOGGERS); no part of the spec's hash: they
     # change where a run is logged, not its results.
@@ -141,6 +145,8 @@ class SpecModel(StrictModel):
             raise ValueError("mode optuna needs an 'optuna' section (space, metric, n_trials)")
         if self.mode == "grid" and self.optuna is not None:
             raise ValueError("an 'optuna' section needs mode: optuna")
+        if self.pack != "auto" and self.pack_seeds != "auto":
+            raise ValueError("give pack or pack_seeds, not both (pack_seeds: true is pack: seeds)")
         for seeds in [self.seeds, *self.seeds_for.values()]:
             if len(set(seeds)) != len(seeds) or not seeds:
                 raise ValueError("seeds must be a non-empty list without repeats")
@@ -169,7 +175,9 @@ class Spec:
         self.model = model
         self.path = path
         self.text = text
-        results = model.model_dump_json(exclude=NOT_HASHED)  # what decides the results
+        # What decides the results; `pack` at its default is left out, as specs without it were.
+        unhashed = NOT_HASHED | ({"pack"} if model.pack == "auto" else set())
+        results = model.model_dump_json(exclude=unhashed)
         self.hash = hashlib.sha256(results.encode()).hexdigest()[:16]
         self.levels: Mapping[str, list[Level]] = MappingProxyType(dict(levels or {}))
 

@@ -1,7 +1,8 @@
 """Claiming and running trials: one path, where a lone trial is a pack of one.
 
-A worker claims the trials its plan allows at once (a grid cell's seeds when packing, else one
-trial) and trains them with `train_seeds` (stacked parameters and vmap for several); each trial
+A worker claims the trials its plan allows at once (when packing, trials of one pack group:
+cells of one pack key, or a cell's seeds, `packing.py`; else one trial) and trains them with
+`train_pack` (stacked parameters and vmap for several), each with its own config; each trial
 still gets its own folder, heartbeat, result and `tell`.
 """
 
@@ -20,15 +21,18 @@ from cnnablate.budget import asked_steps
 from cnnablate.callbacks import RESUME_FILE
 from cnnablate.errors import Interrupted, UserError
 from cnnablate.loggers import LogTarget
-from cnnablate.runner.grid import SEED, combo_key
+from cnnablate.runner.grid import SEED
 from cnnablate.runner.options import RunOptions
 from cnnablate.runner.optuna_access import storage_of, trial_id
+from cnnablate.runner.packing import PackMode
 from cnnablate.runner.plans import ASKED, CAP, Plan
 from cnnablate.runner.progress import trial_label
 from cnnablate.runner.storage import Heartbeat, claim_attrs, claim_lock
 
 
-def claim_trials(study: optuna.Study, plan: Plan, options: RunOptions, pack: bool) -> list[Trial]:
+def claim_trials(
+    study: optuna.Study, plan: Plan, options: RunOptions, pack: PackMode
+) -> list[Trial]:
     """Ask for the trials the plan allows now, marked with this worker and its heartbeat before
     the lock opens (a reconcile elsewhere must never see them RUNNING without both)."""
     with claim_lock(options.out_dir, options.storage_url):
@@ -49,9 +53,9 @@ def claim_trials(study: optuna.Study, plan: Plan, options: RunOptions, pack: boo
 def run_trials(
     study: optuna.Study, plan: Plan, trials: list[Trial], options: RunOptions
 ) -> list[str]:
-    """Train claimed trials of one cell-without-seed together; tell Optuna how each ended.
+    """Train claimed trials of one pack group together; tell Optuna how each ended.
     Returns each trial's outcome, in order."""
-    from cnnablate.train import TrainOptions, train_seeds
+    from cnnablate.train import TrainOptions, train_pack
 
     outcomes: dict[int, str] = {}
     todo = []
@@ -71,8 +75,8 @@ def run_trials(
             beats.enter_context(Heartbeat(storage_of(study), trial_id(trial)))
         if todo:
             setups = [plan.setup(trial) for trial in todo]
-            config, _, preset = setups[0]
-            for trial in todo:
+            preset = setups[0][2]  # one preset per pack group
+            for trial, (config, _, _) in zip(todo, setups, strict=True):
                 trial.set_user_attr(ASKED, asked_steps(config, options.step_cap))
                 trial.set_user_attr(CAP, options.step_cap)
             callbacks = plan.callbacks(todo[0]) if len(todo) == 1 else []
@@ -90,7 +94,8 @@ def run_trials(
                     loggers=tuple(dict.fromkeys([*plan.spec.model.loggers, *options.loggers])),
                     log_to=log_target(plan, todo[0], options),
                 )
-                results = train_seeds(config, [seed for _, seed, _ in setups], dirs, train_options)
+                runs = [(c, seed, d) for (c, seed, _), d in zip(setups, dirs, strict=True)]
+                results = train_pack(runs, train_options)
             except Exception as error:
                 outcomes.update(tell_stopped(study, todo, error))
             else:
@@ -168,10 +173,3 @@ def trial_bar(options: RunOptions) -> list[Any]:
     from pytorch_lightning.callbacks import TQDMProgressBar
 
     return [TQDMProgressBar(process_position=1)] if options.progress == "bar" else []
-
-
-def group_by_combo(trials: list[Trial]) -> list[list[Trial]]:
-    groups: dict[str | None, list[Trial]] = {}
-    for trial in trials:
-        groups.setdefault(combo_key(trial), []).append(trial)
-    return list(groups.values())

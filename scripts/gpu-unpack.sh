@@ -22,6 +22,7 @@ if [ -d .gpu-hold/parts ]; then
   done
 fi
 if [ -d .gpu-hold/whl ]; then mv .gpu-hold/whl/*.whl .whl/; fi
+if [ -d .gpu-hold/ckpt ]; then cp -a .gpu-hold/ckpt/. ./; fi
 rm -rf .gpu-hold
 
 if [ $# -gt 0 ]; then

@@ -28,6 +28,12 @@ for arg in "$@"; do
         call="$(basename "$(dirname "$part")")"
         mkdir -p ".gpu-hold/parts/$call" && mv "$part" ".gpu-hold/parts/$call/"
       done
+      # The reference runs' checkpoints (the report's probes and ensemble, about 40 MB) are not
+      # needed on the device either: they wait in .gpu-hold/ckpt/ the same way.
+      while IFS= read -r -d '' ckpt; do
+        [ -f "$ckpt" ] || continue
+        mkdir -p ".gpu-hold/ckpt/$(dirname "$ckpt")" && mv "$ckpt" ".gpu-hold/ckpt/$ckpt"
+      done < <(git ls-files -z results/reference | grep -z '/best\.ckpt$')
       travels() {  # MiB: tracked and untracked-not-ignored files, .gpu and .whl
         { git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- 2>/dev/null \
             | tail -1; du -cb .gpu .whl | tail -1; } | awk '{s += $1} END {print int(s / 1048576)}'

@@ -107,6 +107,9 @@ class TrialRecord(BaseModel):
     update_fallback: str | None = Field(
         None, description="why the faster update path was not taken, if it was not"
     )
+    packed_layers: str | None = Field(
+        None, description="how a pack's layers ran: vmap, grouped or unfold (none: not packed)"
+    )
     commit: str | None = Field(
         None, description="git commit of the code (with -dirty for uncommitted changes)"
     )

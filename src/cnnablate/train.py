@@ -336,6 +336,7 @@ def shared_facts(
         "accelerator": run.accelerator,
         "update_path": module.update_path,
         "update_fallback": module.update_fallback,
+        "packed_layers": getattr(module.net, "layers_path", "vmap") if module.packed else None,
         "versions": versions(),
         "commit": run.commit,
         "hostname": platform.node(),

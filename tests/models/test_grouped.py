@@ -273,6 +273,7 @@ def test_seeds_trained_with_packed_layers_match_vmap(tmp_path):
         results[kind] = train_seeds(config, [3, 5], out, TrainOptions(progress="off"))
     for theirs, mine in zip(results["vmap"], results["unfold"], strict=True):
         assert ExperimentConfig.model_validate(mine["config"]).train.packed_layers == "unfold"
+        assert (theirs["packed_layers"], mine["packed_layers"]) == ("vmap", "unfold")
         for key in ("test_loss", "train_loss"):
             assert mine[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-5)
         assert mine["test_acc"] == pytest.approx(theirs["test_acc"], abs=2e-3)

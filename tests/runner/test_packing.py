@@ -19,24 +19,16 @@ from cnnablate.runner.results import read_results
 from cnnablate.runner.schedule import start_order
 from cnnablate.runner.spec import load_spec, parse_spec
 from cnnablate.runner.storage import default_storage_url
+from tests.runner.conftest import TINY_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
 # Its hash on main before `pack` existed: a spec without the key keeps its study.
 MNIST1D_QUICK_HASH = "9ed12809cd2e551b"
 
-LR_SPEC = """
-name: lr-cells
-base:
-  preset: udl-mlp
-  set:
-    data.num_samples: 600
-    model.hidden: [16]
-    train.eval_every_epochs: 1
-factors:
-  optim.lr: [0.05, 0.2]
-seeds: [0, 1, 2]
-budget: {max_steps: 24}
-"""
+# The runner's tiny spec with the learning rate as its factor: cells that may pack together.
+LR_SPEC = TINY_SPEC.replace("name: tiny", "name: lr-cells").replace(
+    "model.activation: [relu, tanh]", "optim.lr: [0.05, 0.2]"
+)
 
 
 def run(tmp_path: Path, text: str, name: str) -> Path:
